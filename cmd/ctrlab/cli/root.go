@@ -52,6 +52,6 @@ exits with the status of the contained process.`,
 		newOverlayCmd(app), newNetCmd(app))
 	add("images", imageCmds(app)...)
 	add("containers", containerCmds(app)...)
-	add("learn", learnCmds(app)...)
+	add("learn", append(learnCmds(app), labCmds(app)...)...)
 	return root
 }
