@@ -3,7 +3,7 @@
 # runs apt-get only when something is missing.
 set -euo pipefail
 pkgs=(busybox-static cpio kmod qemu-system-x86 qemu-user-static skopeo umoci runc crun
-      docker-registry jq socat iproute2 iptables util-linux tmux)
+      docker-registry jq socat iproute2 iptables util-linux tmux libxml2-utils vagrant)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
