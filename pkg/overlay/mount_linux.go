@@ -12,11 +12,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// procFilesystems lists the filesystems the kernel knows; tests replace it.
-var procFilesystems = "/proc/filesystems"
+// procFilesystems lists the filesystems the kernel knows and modulesDir
+// holds its loadable modules; tests replace them.
+var (
+	procFilesystems = "/proc/filesystems"
+	modulesDir      = "/lib/modules"
+)
 
-// Supported reports whether the kernel has overlayfs (built in or loaded).
-// Equivalent to: `grep overlay /proc/filesystems`.
+// Supported reports whether the kernel has overlayfs: built in or loaded
+// (listed in /proc/filesystems), or available as a module that mount(2)
+// loads on first use. Equivalent to: `grep overlay /proc/filesystems`.
 func Supported() error {
 	f, err := os.Open(procFilesystems)
 	if err != nil {
@@ -30,7 +35,21 @@ func Supported() error {
 			return nil
 		}
 	}
+	if moduleAvailable() {
+		return nil
+	}
 	return fmt.Errorf("%w: %s has no \"overlay\" line (load the module: `modprobe overlay`, or build the kernel with CONFIG_OVERLAY_FS)", ErrNotSupported, procFilesystems)
+}
+
+// moduleAvailable reports whether overlay.ko is in the running kernel's
+// modules.dep (the kernel then loads it itself on the first overlay mount).
+func moduleAvailable() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(modulesDir, unix.ByteSliceToString(u.Release[:]), "modules.dep"))
+	return err == nil && strings.Contains(string(b), "/overlay.ko")
 }
 
 func isDir(p string) (unix.Stat_t, bool) {
