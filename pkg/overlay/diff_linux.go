@@ -25,6 +25,8 @@ type Change struct {
 	Whiteout bool `json:"whiteout,omitempty"`
 	// Opaque: a directory replaced whole (its lower contents hidden).
 	Opaque bool `json:"opaque,omitempty"`
+	// Dir: the path is a directory in upper.
+	Dir bool `json:"dir,omitempty"`
 }
 
 func (c Change) String() string { return c.Kind + " " + c.Path }
@@ -72,7 +74,7 @@ func Diff(upper string, lowers ...string) ([]Change, error) {
 			kind = ChangeModify
 		}
 		if d.IsDir() && IsOpaque(full) {
-			add(Change{Kind: kind, Path: rel, Opaque: true})
+			add(Change{Kind: kind, Path: rel, Opaque: true, Dir: true})
 			if kind == ChangeModify && len(lowers) > 0 {
 				for _, n := range lowerNames(lowers, rel) {
 					var st unix.Stat_t
@@ -83,7 +85,7 @@ func Diff(upper string, lowers ...string) ([]Change, error) {
 			}
 			return nil
 		}
-		add(Change{Kind: kind, Path: rel})
+		add(Change{Kind: kind, Path: rel, Dir: d.IsDir()})
 		return nil
 	})
 	if err != nil {
