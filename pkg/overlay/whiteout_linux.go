@@ -141,6 +141,9 @@ func ConvertOverlayToOCI(dir string, opts ...ConvertOption) error {
 	}
 	if IsOpaque(dir) {
 		for _, a := range []string{XattrOpaque, XattrUserOpaque} {
+			if !hasXattr(dir, a) {
+				continue // touching trusted.* at all needs CAP_SYS_ADMIN
+			}
 			if err := unix.Lremovexattr(dir, a); err != nil && !errors.Is(err, unix.ENODATA) {
 				return fmt.Errorf("removing %s from %q: %w", a, dir, err)
 			}
