@@ -39,3 +39,21 @@ func ParseOCIWhiteout(base string) (target string, opaque, ok bool) {
 
 // OCIWhiteoutName is the OCI name that deletes name: ".wh." + name.
 func OCIWhiteoutName(name string) string { return OCIWhiteoutPrefix + name }
+
+// ConvertOption tunes the whiteout converters.
+type ConvertOption func(*convertConfig)
+
+type convertConfig struct{ userXattr bool }
+
+// WithUserXattr writes opaque marks as user.overlay.opaque instead of
+// trusted.overlay.opaque: the form overlayfs reads when mounted with the
+// "userxattr" option (rootless containers; no CAP_SYS_ADMIN needed to set it).
+func WithUserXattr() ConvertOption { return func(c *convertConfig) { c.userXattr = true } }
+
+func newConvertConfig(opts []ConvertOption) convertConfig {
+	var c convertConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
