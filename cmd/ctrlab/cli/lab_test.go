@@ -7,12 +7,6 @@ import (
 	"testing"
 )
 
-func testApp() (*App, *bytes.Buffer, *bytes.Buffer) {
-	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
-	return &App{In: strings.NewReader(""), Out: out, ErrOut: errOut,
-		IsTTY: func() bool { return false }, StdinTTY: func() bool { return false }}, out, errOut
-}
-
 func TestCheckFlags(t *testing.T) {
 	for _, tc := range []struct {
 		args    []string

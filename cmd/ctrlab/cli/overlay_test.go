@@ -1,27 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"reflect"
-	"strings"
 	"testing"
-
-	"github.com/spf13/cobra"
 )
-
-func testApp() (*App, *bytes.Buffer, *bytes.Buffer) {
-	var out, errOut bytes.Buffer
-	return &App{In: strings.NewReader(""), Out: &out, ErrOut: &errOut,
-		IsTTY: func() bool { return false }, StdinTTY: func() bool { return false }}, &out, &errOut
-}
-
-func runCmd(cmd *cobra.Command, args ...string) error {
-	cmd.SetArgs(args)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{Err: err} })
-	return cmd.Execute()
-}
 
 func TestOverlayMountFlags(t *testing.T) {
 	app, _, _ := testApp()

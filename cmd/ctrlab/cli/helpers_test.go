@@ -1,0 +1,24 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Shared by every command's tests: an App over buffers, and a way to run
+// one command with the root's error conventions.
+
+func testApp() (*App, *bytes.Buffer, *bytes.Buffer) {
+	var out, errOut bytes.Buffer
+	return &App{In: strings.NewReader(""), Out: &out, ErrOut: &errOut,
+		IsTTY: func() bool { return false }, StdinTTY: func() bool { return false }}, &out, &errOut
+}
+
+func runCmd(cmd *cobra.Command, args ...string) error {
+	cmd.SetArgs(args)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{Err: err} })
+	return cmd.Execute()
+}
