@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"math/bits"
+	"os"
 	"strconv"
 	"strings"
 
@@ -94,6 +95,9 @@ func inspectRun(app *App, opts *inspectOptions) error {
 	}
 	for _, e := range p.Errors {
 		fmt.Fprintf(app.ErrOut, "warning: %s\n", e)
+	}
+	if len(p.Errors) > 0 && os.Geteuid() != 0 {
+		fmt.Fprintln(app.ErrOut, "hint: another user's process, or one in other namespaces, is only fully visible to root: run with sudo")
 	}
 	if opts.JSON {
 		return writeJSON(app.Out, p)
