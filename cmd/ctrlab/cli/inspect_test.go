@@ -78,7 +78,7 @@ func TestInspectSelfJSONAndTable(t *testing.T) {
 	if err := inspectRun(app, &inspectOptions{PID: "self", Mounts: true}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"SHARED WITH HOST", "NoNewPrivs", "CONTROLLERS", "effective", "lo", "MOUNT POINT"} {
+	for _, want := range []string{"SHARED WITH HOST", "NoNewPrivs", "CONTROLLERS", "effective", "ADDRESSES", "MOUNT POINT"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table output lacks %q:\n%s", want, out)
 		}
