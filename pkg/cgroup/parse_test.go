@@ -139,4 +139,3 @@ func TestControllerErrorNamesTheFix(t *testing.T) {
 		}
 	}
 }
-
