@@ -8,7 +8,9 @@
 # Environment: CTRLAB_VM_CACHE (default ~/.cache/ctrlab/vm) keeps the kernel
 # and initramfs between runs; CTRLAB_VM_TIMEOUT (seconds, default 900);
 # CTRLAB_VM_MEM (MiB, default 1024); CTRLAB_VM_CPUS (default 2);
-# CTRLAB_VM_TESTFLAGS (extra flags for every test binary, e.g. -test.run=X).
+# CTRLAB_VM_TESTFLAGS (extra flags for every test binary, e.g. -test.run=X);
+# CTRLAB_VM_SCRIPT (a shell script run in the guest after the tests, from the
+# share, with a static ./ctrlab built next to it; its output is printed).
 # Exits non-zero if any test binary failed or the VM did not report back.
 set -euo pipefail
 
@@ -106,6 +108,7 @@ mapfile -t pkgs < <(go list "$@")
   echo '  (cd "$d" && ./pkg.test -test.v -test.count=1 -test.timeout=10m '"${CTRLAB_VM_TESTFLAGS:-}"' >out.txt 2>&1; echo $? >rc)'
   echo '  echo "=== $(cat $d/name): exit $(cat $d/rc)"'
   echo 'done'
+  echo '[ -f extra.sh ] && { echo "=== extra script"; (PATH=/mnt/host:$PATH sh extra.sh >extra.out 2>&1; echo $? >extra.rc); }'
   echo 'echo done >/mnt/host/finished'
 } >"$SHARE/guest.sh"
 i=0
@@ -117,6 +120,10 @@ for p in "${pkgs[@]}"; do
   dir=$(go list -f '{{.Dir}}' "$p")
   [ -d "$dir/testdata" ] && cp -r "$dir/testdata" "$d/"
 done
+if [ -n "${CTRLAB_VM_SCRIPT:-}" ]; then
+  cp "$CTRLAB_VM_SCRIPT" "$SHARE/extra.sh"
+  CGO_ENABLED=0 go build -o "$SHARE/ctrlab" ./cmd/ctrlab
+fi
 built=$(date +%s.%N)
 
 # 5. Boot, run, power off.
@@ -143,6 +150,9 @@ for d in "$SHARE"/t*/; do
   rc=$(cat "$d/rc" 2>/dev/null || echo missing)
   if [ "$rc" != 0 ]; then echo "--- FAIL: $name (exit $rc)"; fail=1; fi
 done
+if [ -f "$SHARE/extra.sh" ]; then
+  echo "=== extra script (exit $(cat "$SHARE/extra.rc" 2>/dev/null || echo missing))"; cat "$SHARE/extra.out" 2>/dev/null
+fi
 if [ ! -f "$SHARE/finished" ]; then
   echo "--- the VM did not finish (qemu exit $qrc); console:"; cat "$SHARE/console.log"; fail=1
 fi
