@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Run Go tests as root inside a pure cgroup-v2 kernel: Debian's stock kernel
+# booted under QEMU (TCG, no KVM needed) with a busybox initramfs. The test
+# binaries are built static and shared with the guest over 9p.
+#
+#   hack/cgroup2-vm/run.sh [go packages...]     (default: ./pkg/cgroup/...)
+#
+# Environment: CTRLAB_VM_CACHE (default ~/.cache/ctrlab/vm) keeps the kernel
+# and initramfs between runs; CTRLAB_VM_TIMEOUT (seconds, default 900);
+# CTRLAB_VM_MEM (MiB, default 1024); CTRLAB_VM_CPUS (default 2);
+# CTRLAB_VM_TESTFLAGS (extra flags for every test binary, e.g. -test.run=X);
+# CTRLAB_VM_SCRIPT (a shell script run in the guest after the tests, from the
+# share, with a static ./ctrlab built next to it; its output is printed).
+# Exits non-zero if any test binary failed or the VM did not report back.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+CACHE=${CTRLAB_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ctrlab/vm}
+TIMEOUT=${CTRLAB_VM_TIMEOUT:-900}
+MEM=${CTRLAB_VM_MEM:-1024}
+CPUS=${CTRLAB_VM_CPUS:-2}
+MODULES="virtio_pci 9pnet_virtio 9p overlay veth bridge nf_tables nft_chain_nat nft_masq nft_compat ip_tables iptable_nat iptable_filter xt_MASQUERADE xt_conntrack"
+start=$(date +%s.%N)
+log() { printf 'cgroup2-vm: %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
+
+# 1. Host tools (a fresh machine gets them from apt).
+missing=()
+command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+[ -x /bin/busybox ] || missing+=(busybox-static)
+command -v cpio >/dev/null || missing+=(cpio)
+command -v depmod >/dev/null || [ -x /sbin/depmod ] || missing+=(kmod)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ldd /bin/busybox >/dev/null 2>&1; then
+  log "/bin/busybox is dynamically linked: install busybox-static"; exit 1
+fi
+DEPMOD=$(command -v depmod || echo /sbin/depmod)
+
+# 2. Debian's stock kernel, downloaded (not installed) into the cache.
+mkdir -p "$CACHE/debs"
+cd "$CACHE/debs"
+if ! ls linux-image-amd64_*.deb >/dev/null 2>&1; then
+  log "downloading linux-image-amd64"
+  apt-get download linux-image-amd64 >/dev/null 2>&1 || { as_root apt-get update -qq; apt-get download linux-image-amd64 >/dev/null; }
+fi
+meta=$(ls linux-image-amd64_*.deb | sort -V | tail -1)
+kpkg=$(dpkg-deb -f "$meta" Depends | tr ',' '\n' | grep -o 'linux-image-[0-9][^ ]*' | head -1)
+KV=${kpkg#linux-image-}
+if ! ls "${kpkg}"_*.deb >/dev/null 2>&1; then
+  log "downloading $kpkg"
+  apt-get download "$kpkg" >/dev/null 2>&1 || apt-get download "$kpkg"
+fi
+KROOT=$CACHE/kernel-$KV
+if [ ! -f "$KROOT/.done" ]; then
+  log "extracting $kpkg"
+  rm -rf "$KROOT"; mkdir -p "$KROOT"
+  dpkg-deb -x "$(ls "${kpkg}"_*.deb | head -1)" "$KROOT"
+  "$DEPMOD" -b "$KROOT" "$KV"   # the deb ships no modules.dep
+  touch "$KROOT/.done"
+fi
+KERNEL=$KROOT/boot/vmlinuz-$KV
+if [ ! -f "$KROOT/vmlinux" ] && command -v python3 >/dev/null; then
+  # Boot the uncompressed ELF via PVH: about twice as fast as vmlinuz.
+  python3 "$HERE/extract-vmlinux.py" "$KERNEL" "$KROOT/vmlinux.tmp" && mv "$KROOT/vmlinux.tmp" "$KROOT/vmlinux" || log "could not extract vmlinux; booting vmlinuz"
+fi
+[ -f "$KROOT/vmlinux" ] && KERNEL=$KROOT/vmlinux
+
+# 3. A busybox initramfs with the modules the tests need.
+sum=$( (cat "$HERE/init"; echo "$MODULES"; sha256sum /bin/busybox) | sha256sum | cut -c1-12)
+INITRD=$CACHE/initrd-$KV-$sum.cpio.gz
+if [ ! -f "$INITRD" ]; then
+  log "building initramfs"
+  R=$(mktemp -d "$CACHE/initramfs.XXXXXX")
+  mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,mnt/host,etc,root,lib/modules/$KV}
+  cp /bin/busybox "$R/bin/busybox"
+  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$R/bin/$a"; done
+  MD=$KROOT/lib/modules/$KV
+  for m in $MODULES; do
+    line=$(grep -E "/$m\.ko(\.[a-z]+)?:" "$MD/modules.dep" || true)
+    [ -n "$line" ] || continue   # built in, or not in this kernel
+    for f in ${line%%:*} ${line#*:}; do
+      mkdir -p "$R/lib/modules/$KV/$(dirname "$f")"; cp "$MD/$f" "$R/lib/modules/$KV/$f"
+    done
+  done
+  cp "$MD"/modules.{dep,alias,builtin,order,symbols} "$R/lib/modules/$KV/" 2>/dev/null || true
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$R/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$R/etc/group"
+  cp "$HERE/init" "$R/init"; chmod +x "$R/init"
+  (cd "$R" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$INITRD.tmp"
+  mv "$INITRD.tmp" "$INITRD"; rm -rf "$R"
+fi
+
+# 4. Static test binaries (and their testdata) into a fresh 9p share.
+SHARE=$(mktemp -d "$CACHE/share.XXXXXX")
+trap 'rm -rf "$SHARE"' EXIT
+[ $# -gt 0 ] || set -- ./pkg/cgroup/...
+cd "$REPO"
+mapfile -t pkgs < <(go list "$@")
+{
+  echo 'cd /mnt/host'
+  echo 'for d in t*/; do d=${d%/}; [ -x "$d/pkg.test" ] || continue'
+  echo '  echo "=== $(cat $d/name)"'
+  echo '  (cd "$d" && ./pkg.test -test.v -test.count=1 -test.timeout=10m '"${CTRLAB_VM_TESTFLAGS:-}"' >out.txt 2>&1; echo $? >rc)'
+  echo '  echo "=== $(cat $d/name): exit $(cat $d/rc)"'
+  echo 'done'
+  echo '[ -f extra.sh ] && { echo "=== extra script"; (PATH=/mnt/host:$PATH sh extra.sh >extra.out 2>&1; echo $? >extra.rc); }'
+  echo 'echo done >/mnt/host/finished'
+} >"$SHARE/guest.sh"
+i=0
+for p in "${pkgs[@]}"; do
+  i=$((i + 1)); d=$SHARE/t$(printf %03d $i)
+  mkdir -p "$d"; echo "$p" >"$d/name"
+  CGO_ENABLED=0 go test -c -o "$d/pkg.test" "$p" >/dev/null
+  if [ ! -f "$d/pkg.test" ]; then rm -rf "$d"; continue; fi   # no test files
+  dir=$(go list -f '{{.Dir}}' "$p")
+  [ -d "$dir/testdata" ] && cp -r "$dir/testdata" "$d/"
+done
+if [ -n "${CTRLAB_VM_SCRIPT:-}" ]; then
+  cp "$CTRLAB_VM_SCRIPT" "$SHARE/extra.sh"
+  CGO_ENABLED=0 go build -o "$SHARE/ctrlab" ./cmd/ctrlab
+fi
+built=$(date +%s.%N)
+
+# 5. Boot, run, power off.
+BIOS=()
+[ -f /usr/share/qemu/qboot.rom ] && BIOS=(-bios /usr/share/qemu/qboot.rom)
+log "booting $KV under QEMU TCG ($CPUS cpus, ${MEM} MiB) for ${#pkgs[@]} package(s)"
+set +e
+timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -smp "$CPUS" -m "$MEM" "${BIOS[@]}" \
+  -nographic -serial stdio -monitor none -no-reboot \
+  -kernel "$KERNEL" -initrd "$INITRD" -append "console=ttyS0 quiet panic=-1" \
+  -virtfs "local,path=$SHARE,mount_tag=host0,security_model=none,id=host0" \
+  </dev/null >"$SHARE/console.log" 2>&1
+qrc=$?
+set -e
+end=$(date +%s.%N)
+
+# 6. Report.
+fail=0
+for d in "$SHARE"/t*/; do
+  [ -f "$d/pkg.test" ] || continue
+  name=$(cat "$d/name")
+  echo "=== $name (in the cgroup-v2 VM)"
+  cat "$d/out.txt" 2>/dev/null || echo "(no output)"
+  rc=$(cat "$d/rc" 2>/dev/null || echo missing)
+  if [ "$rc" != 0 ]; then echo "--- FAIL: $name (exit $rc)"; fail=1; fi
+done
+if [ -f "$SHARE/extra.sh" ]; then
+  echo "=== extra script (exit $(cat "$SHARE/extra.rc" 2>/dev/null || echo missing))"; cat "$SHARE/extra.out" 2>/dev/null
+fi
+if [ ! -f "$SHARE/finished" ]; then
+  echo "--- the VM did not finish (qemu exit $qrc); console:"; cat "$SHARE/console.log"; fail=1
+fi
+awk -v s="$start" -v b="$built" -v e="$end" 'BEGIN { printf "cgroup2-vm: build %.1fs, boot+tests %.1fs, total %.1fs\n", b-s, e-b, e-s }' >&2
+exit $fail
