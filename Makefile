@@ -37,7 +37,7 @@ test-arm64: ## unit tests built for arm64, run under qemu-user
 lint: ## gofmt + go vet (for linux and, as the Vagrant host would, darwin)
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	GOOS=darwin $(GO) vet ./pkg/ns/... ./pkg/explain/...
+	GOOS=darwin $(GO) vet ./pkg/... ./labs/...
 
 cross: ## static binaries for linux/amd64, linux/arm64, linux/arm (v7) into bin/
 	GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ctrlab-linux-amd64 ./cmd/ctrlab

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 )
 
 var entrypoints = map[string]func(){}
@@ -38,12 +37,9 @@ const Self = "/proc/self/exe"
 // child gets SIGKILL if the parent thread dies (Pdeathsig), so a killed
 // ctrlab never leaves an orphaned init behind.
 func Command(name string, args ...string) *exec.Cmd {
-	cmd := &exec.Cmd{
-		Path: Self,
-		Args: append([]string{name}, args...),
-		SysProcAttr: &syscall.SysProcAttr{
-			Pdeathsig: syscall.SIGKILL,
-		},
+	return &exec.Cmd{
+		Path:        Self,
+		Args:        append([]string{name}, args...),
+		SysProcAttr: sysProcAttr(),
 	}
-	return cmd
 }
