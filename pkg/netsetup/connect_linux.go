@@ -251,14 +251,16 @@ func (h *Host) Disconnect(ctx context.Context, att *Attachment) ([]string, error
 // Publish makes hostPort on every host address (127.0.0.1 included) reach
 // ctrPort of the attachment: a DNAT rule in CTRLAB-DNAT (jumped to from
 // PREROUTING and OUTPUT for local destinations) plus a hairpin MASQUERADE
-// so the namespace itself can use the published port. 127.0.0.1 works
+// so namespaces on the bridge (itself included) can use the published port
+// via a host address: without it the reply would go straight back over
+// the bridge, skipping the host's conntrack, and never be un-DNATed. 127.0.0.1 works
 // because the bridge has route_localnet=1 and 127.0.0.0/8-sourced packets
 // leaving through the bridge are masqueraded to the bridge address.
 //
 // Equivalent to:
 //
 //	iptables -t nat -A CTRLAB-DNAT -p tcp --dport 8080 -j DNAT --to-destination 10.88.0.2:80
-//	iptables -t nat -A CTRLAB-POSTROUTING -s 10.88.0.2 -d 10.88.0.2 -p tcp --dport 80 -j MASQUERADE
+//	iptables -t nat -A CTRLAB-POSTROUTING -s 10.88.0.0/24 -d 10.88.0.2 -p tcp --dport 80 -j MASQUERADE
 func (h *Host) Publish(ctx context.Context, att *Attachment, pm PortMapping) ([]string, error) {
 	if pm.Proto == "" {
 		pm.Proto = "tcp"
@@ -300,15 +302,15 @@ func (h *Host) Publish(ctx context.Context, att *Attachment, pm PortMapping) ([]
 }
 
 func publishRules(a *Attachment, pm PortMapping) []fwRule {
-	ip := a.IP().String()
+	ip, sub := a.IP().String(), a.Address.Masked().String()
 	port := fmt.Sprintf("%d/%s", pm.HostPort, pm.Proto)
 	return []fwRule{
 		{Table: "nat", Chain: chainDNAT, Comment: ruleComment("dnat", a.HostVeth, port),
 			Ipt: []string{"-p", pm.Proto, "--dport", fmt.Sprint(pm.HostPort), "-j", "DNAT", "--to-destination", fmt.Sprintf("%s:%d", ip, pm.CtrPort)},
 			Nft: fmt.Sprintf("%s dport %d dnat to %s:%d", pm.Proto, pm.HostPort, ip, pm.CtrPort)},
 		{Table: "nat", Chain: chainPost, Comment: ruleComment("hairpin", a.HostVeth, port),
-			Ipt: []string{"-s", ip, "-d", ip, "-p", pm.Proto, "--dport", fmt.Sprint(pm.CtrPort), "-j", "MASQUERADE"},
-			Nft: fmt.Sprintf("ip saddr %s ip daddr %s %s dport %d masquerade", ip, ip, pm.Proto, pm.CtrPort)},
+			Ipt: []string{"-s", sub, "-d", ip, "-p", pm.Proto, "--dport", fmt.Sprint(pm.CtrPort), "-j", "MASQUERADE"},
+			Nft: fmt.Sprintf("ip saddr %s ip daddr %s %s dport %d masquerade", sub, ip, pm.Proto, pm.CtrPort)},
 	}
 }
 

@@ -432,3 +432,30 @@ func TestSubnetSelection(t *testing.T) {
 	}
 	runtime.KeepAlive(d)
 }
+
+func TestDemo(t *testing.T) {
+	h, hostNS := testHost(t)
+	c := ctx(t)
+	var steps []DemoStep
+	err := h.Demo(c, DemoOptions{Bridge: testutil.Name("br")}, func(s DemoStep) { steps = append(steps, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 5 {
+		t.Fatalf("%d demo steps, want 5", len(steps))
+	}
+	if len(steps[3].Lines) != 3 || !strings.Contains(steps[3].Lines[1], "echo from") || !strings.Contains(steps[3].Lines[2], "echo from") {
+		t.Errorf("publish step lines: %q", steps[3].Lines)
+	}
+	last := steps[4].State
+	if len(last.Host.Links) != 0 || len(last.Rules) != 0 && strings.Contains(fmt.Sprint(last.Rules), "ctrlab:masq") {
+		t.Errorf("after teardown: links %v rules %v", last.Host.Links, last.Rules)
+	}
+	if s := iptablesSave(t, hostNS); strings.Contains(s, "ctrlab:masq") || strings.Contains(s, "ctrlab:dnat") {
+		t.Errorf("demo left rules:\n%s", s)
+	}
+	ents, _ := os.ReadDir(h.netnsDir)
+	if len(ents) != 0 {
+		t.Errorf("demo left namespaces: %v", ents)
+	}
+}

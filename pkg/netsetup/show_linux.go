@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,6 +21,11 @@ import (
 // Equivalent to: ip -d link show; ip addr; ip route; bridge link;
 // ip -n NAME addr; ip -n NAME route; iptables-save | grep ctrlab
 func (h *Host) Show(ctx context.Context, name string) (*State, error) {
+	return h.show(ctx, name, false)
+}
+
+// show with hostOnly leaves the namespaces out.
+func (h *Host) show(ctx context.Context, name string, hostOnly bool) (*State, error) {
 	atts, err := h.Attachments()
 	if err != nil {
 		return nil, err
@@ -47,7 +53,15 @@ func (h *Host) Show(ctx context.Context, name string) (*State, error) {
 		paths[p] = a.Name
 	}
 	if name != "" && len(s.Attachments) == 0 {
-		paths[h.NetnsPath(name)] = NetnsName(name)
+		p := h.NetnsPath(name)
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("showing %s: %w: no such attachment or netns", name, ErrNotFound)
+		}
+		paths[p] = NetnsName(name)
+	}
+	if hostOnly {
+		paths = nil
+		s.Attachments = []Attachment{}
 	}
 	host, err := viewNS(h.nl, "host", true)
 	if err != nil {
