@@ -70,7 +70,6 @@ func (h *Host) EnsureBridge(ctx context.Context, opts BridgeOptions) (*Bridge, e
 	return br, nil
 }
 
-
 // ensureBridgeLocked finds or creates the bridge link; called with the
 // state lock held so two processes do not both create it.
 func (h *Host) ensureBridgeLocked(st *stateFile, name string, want netip.Prefix) (*Bridge, error) {
@@ -311,8 +310,38 @@ func (h *Host) DeleteBridge(ctx context.Context, name string) ([]string, error) 
 		if err != nil {
 			return eq, fmt.Errorf("deleting firewall rules of %s: %w", name, err)
 		}
+		// The last ctrlab bridge gone: remove the chains and jumps too.
+		if rules, err := fw.List(); err == nil && onlyJumps(rules) && len(rules) > 0 {
+			if _, err := fw.Teardown(); err != nil {
+				return eq, err
+			}
+			eq = append(eq, "iptables -t nat -D POSTROUTING -j CTRLAB-POSTROUTING ...; iptables -t nat -X CTRLAB-POSTROUTING ... (empty ctrlab chains and their jumps)")
+		}
 	}
-	return eq, nil
+	var restore bool
+	err = h.withState(func(st *stateFile) error {
+		restore = st.ForwardingOn && len(st.Bridges) == 0
+		if restore {
+			st.ForwardingOn = false
+		}
+		return nil
+	})
+	if restore {
+		if err := h.setSysctl("net/ipv4/ip_forward", "0"); err != nil {
+			return eq, err
+		}
+		eq = append(eq, "sysctl -w net.ipv4.ip_forward=0")
+	}
+	return eq, err
+}
+
+func onlyJumps(rules []Rule) bool {
+	for _, r := range rules {
+		if r.Comment != jumpTag {
+			return false
+		}
+	}
+	return true
 }
 
 func deleteEquiv(fw firewall, r Rule) string {

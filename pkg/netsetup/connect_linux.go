@@ -154,7 +154,10 @@ func (h *Host) Connect(ctx context.Context, opts ConnectOptions) (att *Attachmen
 		return nil, err
 	}
 	in := nsCmdPrefix(opts.PID, path)
-	att.Equivalent = append(br.Equivalent,
+	if br.Created {
+		att.Equivalent = append(att.Equivalent, br.Equivalent...)
+	}
+	att.Equivalent = append(att.Equivalent,
 		"ip link add "+hostName+" type veth peer name "+peerName,
 		"ip link set "+hostName+" master "+br.Name+" up",
 		"ip link set "+peerName+" netns "+nsArg(opts.PID, path),
@@ -213,7 +216,9 @@ func (h *Host) Attachments() ([]Attachment, error) {
 	for _, a := range st.Attachments {
 		out = append(out, *a)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name || out[i].Name == out[j].Name && out[i].HostVeth < out[j].HostVeth })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Name < out[j].Name || out[i].Name == out[j].Name && out[i].HostVeth < out[j].HostVeth
+	})
 	return out, nil
 }
 

@@ -92,7 +92,7 @@ func (h *Host) Demo(ctx context.Context, opts DemoOptions, report func(DemoStep)
 		}
 		atts = append(atts, att)
 		eq = append(eq, "ip netns add "+info.Name)
-		eq = append(eq, att.Equivalent[len(br.Equivalent):]...)
+		eq = append(eq, att.Equivalent...)
 	}
 	st, err = h.Show(ctx, "")
 	if err != nil {

@@ -132,7 +132,11 @@ func (f *iptables) ipt(args ...string) (string, error) {
 	return f.h.run("", f.bin, append([]string{"-w", "5"}, args...)...)
 }
 
-var iptJumps = []struct{ table, chain, target string; match []string; insert bool }{
+var iptJumps = []struct {
+	table, chain, target string
+	match                []string
+	insert               bool
+}{
 	{"nat", "POSTROUTING", chainPost, nil, false},
 	{"nat", "PREROUTING", chainDNAT, []string{"-m", "addrtype", "--dst-type", "LOCAL"}, false},
 	{"nat", "OUTPUT", chainDNAT, []string{"-m", "addrtype", "--dst-type", "LOCAL"}, false},
