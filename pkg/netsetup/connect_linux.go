@@ -283,7 +283,7 @@ func (h *Host) Publish(ctx context.Context, att *Attachment, pm PortMapping) ([]
 		for _, a := range st.Attachments {
 			for _, p := range a.Ports {
 				if p.HostPort == pm.HostPort && p.Proto == pm.Proto {
-					return fmt.Errorf("publishing %s: host port %d/%s %w by %s", pm, pm.HostPort, pm.Proto, ErrNameInUse, a.Name)
+					return fmt.Errorf("publishing %s: host port %d/%s is already published by %s: %w", pm, pm.HostPort, pm.Proto, a.Name, ErrNameInUse)
 				}
 			}
 		}
