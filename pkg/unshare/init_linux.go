@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -190,7 +189,7 @@ func initMain() {
 				err = ee.Err
 			}
 			if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-				fail(127, "looking up command", args[0], errors.New("not found in $PATH (inside the new namespaces)"))
+				fail(127, "looking up command", args[0], errors.New("not found in $PATH"))
 			}
 			fail(126, "looking up command", args[0], err)
 		}
@@ -256,16 +255,6 @@ func readLine(f *os.File) ([]byte, error) {
 			return nil, err
 		}
 	}
-}
-
-func secNsec(d time.Duration) string {
-	sec := int64(d / time.Second)
-	nsec := int64(d % time.Second)
-	if nsec < 0 {
-		sec--
-		nsec += int64(time.Second)
-	}
-	return fmt.Sprintf("%d %d", sec, nsec)
 }
 
 func writeFile(path, s string) error {

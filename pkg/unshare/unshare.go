@@ -351,3 +351,15 @@ func keptNames(host, child map[ns.Kind]uint64) string {
 	}
 	return strings.Join(s, " ")
 }
+
+// secNsec formats d as timens_offsets wants it: seconds and nanoseconds,
+// nanoseconds never negative.
+func secNsec(d time.Duration) string {
+	sec := int64(d / time.Second)
+	nsec := int64(d % time.Second)
+	if nsec < 0 {
+		sec--
+		nsec += int64(time.Second)
+	}
+	return fmt.Sprintf("%d %d", sec, nsec)
+}

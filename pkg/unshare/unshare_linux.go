@@ -279,4 +279,3 @@ func unwrapStart(err error) error {
 	}
 	return err
 }
-

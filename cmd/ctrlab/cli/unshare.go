@@ -171,6 +171,9 @@ func unshareRun(ctx context.Context, app *App, o *unshareOptions) error {
 	}
 	res, err := unshare.Run(ctx, cfg, stdio, opts...)
 	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return &ExitError{Code: 130} // interrupted, as a shell reports it
+		}
 		if errors.Is(err, unshare.ErrCommandNotFound) {
 			fmt.Fprintln(app.ErrOut, "ctrlab: "+err.Error())
 			return &ExitError{Code: 127}
@@ -195,4 +198,3 @@ func kindList(kinds []ns.Kind) string {
 	}
 	return strings.Join(s, " ")
 }
-
