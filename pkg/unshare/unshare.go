@@ -148,7 +148,7 @@ func Equivalent(cfg Config) string {
 	}
 	cmd := shellJoin(cfg.Args)
 	if len(cfg.Args) == 0 {
-		cmd = "sh"
+		cmd = "ps" // ctrlab's built-in view lists the processes inside
 	}
 	if has[ns.UTS] {
 		h := cfg.Hostname
@@ -255,7 +255,11 @@ func cgroupPair(host, inside []string) (name, before, after string) {
 
 // buildReport turns the evidence into the before/after view.
 func buildReport(r *Result) *explain.Report {
-	rep := &explain.Report{Title: "unshare: " + kindNames(r.Kinds) + " — new namespaces for " + shellJoin(r.Command)}
+	what := shellJoin(r.Command)
+	if len(r.Command) == 0 {
+		what = "ctrlab's built-in view (ps; id)"
+	}
+	rep := &explain.Report{Title: "unshare: " + kindNames(r.Kinds) + " — new namespaces for " + what}
 	has := map[ns.Kind]bool{}
 	for _, k := range r.Kinds {
 		has[k] = true

@@ -88,9 +88,6 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	}
 	res := &Result{Kinds: kinds, Command: cfg.Args, implicitNS: implied,
 		monotonic: cfg.MonotonicOffset, boottime: cfg.BoottimeOffset, hostname: cfg.Hostname}
-	if len(res.Command) == 0 {
-		res.Command = []string{showName}
-	}
 	ic := initConfig{Config: cfg}
 
 	if has[ns.Mount] {
