@@ -97,3 +97,22 @@ func shortList(names []string) string {
 	}
 	return strings.Join(names, " ")
 }
+
+func runReport(r *Result) *explain.Report {
+	what := shellJoin(r.Command)
+	if len(r.Command) == 0 {
+		what = "ctrlab's built-in view (pwd; ls /)"
+	}
+	rep := &explain.Report{Title: "chroot: " + r.Root + " becomes / for " + what}
+	rep.Add("root directory (readlink /proc/PID/root)", r.RootBefore, r.RootAfter)
+	rep.Add("working directory (readlink /proc/PID/cwd)", r.CwdBefore, r.CwdAfter)
+	rep.Add("ls /", shortList(r.ListBefore), shortList(r.ListAfter))
+	rep.Note("chroot(2) only changes where path lookup starts for this process; mounts, PIDs, network and users are still the host's")
+	rep.Note("a root process can leave a chroot: see `ctrlab chroot --escape-demo`; runtimes use pivot_root(2) in a new mount namespace")
+	cmd := "sh -c 'pwd; ls /'"
+	if len(r.Command) > 0 {
+		cmd = shellJoin(r.Command)
+	}
+	rep.Equiv("chroot " + shellJoin([]string{r.Root}) + " " + cmd)
+	return rep
+}
