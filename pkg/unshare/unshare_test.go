@@ -1,6 +1,7 @@
 package unshare
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +81,12 @@ func TestSecNsec(t *testing.T) {
 	}
 	if got := secNsec(90 * time.Second); got != "90 0" {
 		t.Fatalf("secNsec(90s) = %q", got)
+	}
+}
+
+func TestFeatureErrorNamesVersion(t *testing.T) {
+	err := error(&FeatureError{Feature: "time namespaces (CLONE_NEWTIME)", Kernel: "5.6", Running: "5.4.0", Detail: "/proc/self/ns/time is missing"})
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "needs Linux 5.6 or newer, running 5.4.0") {
+		t.Fatalf("err = %v", err)
 	}
 }
