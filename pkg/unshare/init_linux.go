@@ -1,0 +1,270 @@
+package unshare
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ctrlab/ctrlab/pkg/ns"
+	"github.com/ctrlab/ctrlab/pkg/reexec"
+)
+
+// Entrypoint names (argv[0] of re-executed ctrlab).
+const (
+	initName = "ctrlab-unshare-init"
+	showName = "ctrlab-unshare-show"
+)
+
+// Environment shared between parent and init. The init strips every
+// _CTRLAB_ variable before it execs the command.
+const (
+	envInitPipe     = "_CTRLAB_INITPIPE"     // fd: config JSON line, then the "go" byte
+	envEvidencePipe = "_CTRLAB_EVIDENCEPIPE" // fd: messages (view or error) back to the parent
+	envStage        = "_CTRLAB_UNSHARE_STAGE"
+	envConfig       = "_CTRLAB_UNSHARE_CONFIG"
+	envQuiet        = "_CTRLAB_UNSHARE_QUIET"
+)
+
+// initConfig is what crosses the re-exec boundary.
+type initConfig struct {
+	Config
+	DemoMount string `json:"demoMount,omitempty"`
+	MsgKey    int    `json:"msgKey,omitempty"`
+}
+
+// message is one JSON line on the evidence pipe.
+type message struct {
+	View *View      `json:"view,omitempty"`
+	Err  *InitError `json:"error,omitempty"`
+}
+
+func init() {
+	// A time namespace is entered through the thread group leader's
+	// /proc/self/timens_offsets, so the init must run on the main thread:
+	// locking in init() keeps main on the main OS thread (as runc's init).
+	if filepath.Base(os.Args[0]) == initName {
+		runtime.LockOSThread()
+	}
+	reexec.Register(initName, initMain)
+	reexec.Register(showName, showMain)
+}
+
+func (c *initConfig) has(k ns.Kind) bool {
+	for _, x := range c.Kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// initMain runs as PID 1 of the new namespaces (when pid is among them):
+// it sets each namespace up, reports what it sees, waits for the parent's
+// go-ahead and execs the command. It never returns.
+func initMain() {
+	runtime.LockOSThread()
+	cfgPipe := os.NewFile(uintptr(envFD(envInitPipe, 3)), "initpipe")
+	evPipe := os.NewFile(uintptr(envFD(envEvidencePipe, 4)), "evidencepipe")
+	send := func(m message) {
+		b, _ := json.Marshal(m)
+		_, _ = evPipe.Write(append(b, '\n'))
+	}
+	fail := func(code int, op, target string, err error) {
+		ie := &InitError{Op: op, Target: target, Msg: err.Error()}
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			ie.Errno = errno
+		}
+		send(message{Err: ie})
+		os.Exit(code)
+	}
+
+	var cfg initConfig
+	stage2 := os.Getenv(envStage) == "2"
+	if stage2 {
+		if err := json.Unmarshal([]byte(os.Getenv(envConfig)), &cfg); err != nil {
+			fail(1, "decoding config", "", err)
+		}
+	} else {
+		line, err := readLine(cfgPipe)
+		if err != nil {
+			fail(1, "reading config", "", err)
+		}
+		if err := json.Unmarshal(line, &cfg); err != nil {
+			fail(1, "decoding config", "", err)
+		}
+	}
+
+	if cfg.has(ns.Time) && !stage2 {
+		// clone(CLONE_NEWTIME) would enter the namespace at once and freeze
+		// its offsets at 0. unshare(2) only sets time_for_children; offsets
+		// are written while nobody is inside; exec then moves us in.
+		if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+			fail(1, "unshare(CLONE_NEWTIME)", "", err)
+		}
+		offs := fmt.Sprintf("monotonic %s\nboottime %s\n", secNsec(cfg.MonotonicOffset), secNsec(cfg.BoottimeOffset))
+		if err := writeFile("/proc/self/timens_offsets", offs); err != nil {
+			fail(1, "writing time offsets to", "/proc/self/timens_offsets", err)
+		}
+		b, _ := json.Marshal(cfg)
+		env := append(os.Environ(), envStage+"=2", envConfig+"="+string(b))
+		if err := unix.Exec(reexec.Self, []string{initName}, env); err != nil {
+			fail(1, "re-executing into the time namespace", reexec.Self, err)
+		}
+	}
+	if cfg.has(ns.Time) {
+		cur, _ := ns.Inode("self", ns.Time)
+		link, _ := os.Readlink("/proc/self/ns/time_for_children")
+		want, _ := ns.ParseLink(link)
+		if cur != want {
+			fail(1, "entering the time namespace", "", errors.New(
+				"this kernel does not move a process into its new time namespace on execve (added in Linux 6.0)"))
+		}
+	}
+	if cfg.has(ns.Mount) {
+		// Stop mount events from travelling back to the host: the same as
+		// `mount --make-rprivate /`.
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			fail(1, "mount(MS_REC|MS_PRIVATE)", "/", err)
+		}
+	}
+	if cfg.has(ns.PID) {
+		// A fresh procfs shows only the processes of the new PID namespace.
+		if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			fail(1, "mounting proc on", "/proc", err)
+		}
+	}
+	if cfg.has(ns.Mount) && cfg.DemoMount != "" {
+		if err := unix.Mount("ctrlab-demo", cfg.DemoMount, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k,mode=0755"); err != nil {
+			fail(1, "mounting tmpfs on", cfg.DemoMount, err)
+		}
+	}
+	if cfg.has(ns.UTS) {
+		h := cfg.Hostname
+		if h == "" {
+			h = DefaultHostname
+		}
+		if err := unix.Sethostname([]byte(h)); err != nil {
+			fail(1, "sethostname", h, err)
+		}
+	}
+	if cfg.has(ns.IPC) && cfg.MsgKey != 0 {
+		if _, _, e := unix.Syscall(unix.SYS_MSGGET, uintptr(cfg.MsgKey), uintptr(unix.IPC_CREAT|unix.IPC_EXCL|0o600), 0); e != 0 {
+			fail(1, "msgget", fmt.Sprintf("0x%08x", cfg.MsgKey), e)
+		}
+	}
+
+	v := readView("self")
+	if cfg.DemoMount != "" {
+		for _, l := range lines("/proc/self/mountinfo") {
+			if f := strings.Fields(l); len(f) > 4 && f[4] == cfg.DemoMount {
+				v.DemoMount = l
+			}
+		}
+	}
+	send(message{View: &v})
+
+	// Wait until the parent has looked at us from outside.
+	var b [1]byte
+	if n, _ := cfgPipe.Read(b[:]); n != 1 {
+		os.Exit(1)
+	}
+
+	path, args := reexec.Self, []string{showName}
+	env := cleanEnv(os.Environ())
+	if len(cfg.Args) > 0 {
+		args = cfg.Args
+		p, err := exec.LookPath(args[0])
+		if err != nil {
+			var ee *exec.Error
+			if errors.As(err, &ee) {
+				err = ee.Err
+			}
+			if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+				fail(127, "looking up command", args[0], errors.New("not found in $PATH"))
+			}
+			fail(126, "looking up command", args[0], err)
+		}
+		path = p
+	} else if cfg.Quiet {
+		env = append(env, envQuiet+"=1")
+	}
+	unix.CloseOnExec(int(cfgPipe.Fd()))
+	unix.CloseOnExec(int(evPipe.Fd()))
+	if err := unix.Exec(path, args, env); err != nil {
+		fail(126, "executing", path, err)
+	}
+}
+
+// showMain is the default command: the inside view as `ps` and `id` would
+// print it. It runs as PID 1 when a PID namespace was created.
+func showMain() {
+	if os.Getenv(envQuiet) != "" {
+		os.Exit(0)
+	}
+	fmt.Fprintf(os.Stdout, "inside: pid %d, hostname %s, uid %d, gid %d\n", os.Getpid(), hostname(), os.Getuid(), os.Getgid())
+	fmt.Fprintln(os.Stdout, "  PID COMMAND")
+	for _, p := range procPIDs() {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
+		cmd := strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
+		fmt.Fprintf(os.Stdout, "%5d %s\n", p, cmd)
+	}
+	os.Exit(0)
+}
+
+func envFD(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
+func cleanEnv(env []string) []string {
+	out := env[:0:0]
+	for _, e := range env {
+		if !strings.HasPrefix(e, "_CTRLAB_") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// readLine reads up to '\n' one byte at a time, so nothing after the line
+// (the later "go" byte) is consumed by a buffer.
+func readLine(f *os.File) ([]byte, error) {
+	var out []byte
+	var b [1]byte
+	for {
+		n, err := f.Read(b[:])
+		if n == 1 {
+			if b[0] == '\n' {
+				return out, nil
+			}
+			out = append(out, b[0])
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+func writeFile(path, s string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(s); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,278 @@
+package unshare
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ctrlab/ctrlab/pkg/ns"
+	"github.com/ctrlab/ctrlab/pkg/reexec"
+)
+
+// featureSince is the first Linux version with each namespace kind.
+var featureSince = map[ns.Kind]string{
+	ns.Mount: "2.4.19", ns.UTS: "2.6.19", ns.IPC: "2.6.19", ns.PID: "2.6.24",
+	ns.Net: "2.6.29", ns.User: "3.8", ns.Cgroup: "4.6", ns.Time: "5.6",
+}
+
+// Supported reports whether the kernel has namespace kind k, by looking
+// for /proc/self/ns/KIND; the error is a *FeatureError naming the version.
+func Supported(k ns.Kind) error {
+	if _, err := os.Lstat(ns.Path("self", k)); err != nil {
+		return &FeatureError{
+			Feature: fmt.Sprintf("%s namespaces (%s)", k, k.FlagName()),
+			Kernel:  featureSince[k], Running: kernelRelease(),
+			Detail: ns.Path("self", k) + " is missing",
+		}
+	}
+	if k == ns.User {
+		if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && string(b) == "0\n" {
+			return &FeatureError{Feature: "user namespaces (CLONE_NEWUSER)", Kernel: "3.8", Running: kernelRelease(),
+				Detail: "they are switched off: sysctl user.max_user_namespaces=0"}
+		}
+	}
+	return nil
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "?"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// Run starts cfg.Args (or ctrlab's built-in inside view) in new namespaces
+// of cfg.Kinds, gathers the kernel's evidence that each one is new, runs the
+// command to completion and returns the evidence with its exit status.
+//
+// The parent re-executes ctrlab as "ctrlab-unshare-init" with clone(2) flags
+// (CLONE_NEWNS|CLONE_NEWPID|...), and for a user namespace maps root inside
+// to the caller's uid and gid (uid_map "0 UID 1"). The time namespace is made
+// by the init itself with unshare(2) (see initMain).
+//
+// Equivalent to: `unshare --mount --pid --fork --mount-proc ... CMD`.
+func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if len(cfg.Kinds) == 0 {
+		return nil, ErrNoNamespaces
+	}
+	kinds, implied := Normalize(cfg.Kinds)
+	for _, k := range kinds {
+		if err := Supported(k); err != nil {
+			return nil, err
+		}
+	}
+	cfg.Kinds = kinds
+	if cfg.Hostname == "" {
+		cfg.Hostname = DefaultHostname
+	}
+	has := map[ns.Kind]bool{}
+	for _, k := range kinds {
+		has[k] = true
+	}
+	res := &Result{Kinds: kinds, Command: cfg.Args, implicitNS: implied,
+		monotonic: cfg.MonotonicOffset, boottime: cfg.BoottimeOffset, hostname: cfg.Hostname}
+	ic := initConfig{Config: cfg}
+
+	if has[ns.Mount] {
+		dir, err := os.MkdirTemp("", "ctrlab-unshare-")
+		if err != nil {
+			return nil, fmt.Errorf("creating the demo mount point: %w", err)
+		}
+		defer os.Remove(dir)
+		ic.DemoMount, res.DemoMount = dir, dir
+	}
+	if has[ns.IPC] {
+		var b [2]byte
+		_, _ = rand.Read(b[:])
+		ic.MsgKey = 0x63740000 | int(binary.BigEndian.Uint16(b[:])) // "ct" + random
+		res.MsgQueue = ic.MsgKey
+	}
+	res.Host = readView("self")
+
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("creating the init pipe: %w", err)
+	}
+	defer cfgW.Close()
+	evR, evW, err := os.Pipe()
+	if err != nil {
+		cfgR.Close()
+		return nil, fmt.Errorf("creating the evidence pipe: %w", err)
+	}
+	defer evR.Close()
+
+	cmd := reexec.Command(initName)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
+	cmd.ExtraFiles = []*os.File{cfgR, evW}
+	cmd.Env = append(cleanEnv(os.Environ()), envInitPipe+"=3", envEvidencePipe+"=4")
+	var flags uintptr
+	for _, k := range kinds {
+		if k != ns.Time { // made by the init with unshare(2), see initMain
+			flags |= k.CloneFlag()
+		}
+	}
+	cmd.SysProcAttr.Cloneflags = flags
+	if has[ns.User] {
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+	}
+
+	started := make(chan error, 1)
+	waited := make(chan error, 1)
+	go func() {
+		// Start and Wait on one locked thread: Pdeathsig fires when the
+		// thread that forked the child exits, so it must outlive the child.
+		// The goroutine returns without unlocking: the runtime then discards
+		// the thread and any per-thread state it picked up.
+		runtime.LockOSThread()
+		if startHook != nil {
+			if err := startHook(); err != nil {
+				started <- err
+				return
+			}
+		}
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		waited <- cmd.Wait()
+	}()
+	err = <-started
+	cfgR.Close()
+	evW.Close()
+	if err != nil {
+		return nil, &CloneError{Flags: ns.FlagString(ns.Flags(kinds)), Err: unwrapStart(err)}
+	}
+	res.Outside.HostPID = cmd.Process.Pid
+	kill := func() error {
+		_ = cmd.Process.Kill()
+		<-waited
+		return nil
+	}
+	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
+	defer stop()
+
+	ev := bufio.NewReader(evR)
+	b, _ := json.Marshal(ic)
+	if _, err := cfgW.Write(append(b, '\n')); err != nil {
+		kill()
+		return nil, fmt.Errorf("sending config to the init: %w", err)
+	}
+	m, err := readMessage(ev)
+	if err != nil || m.View == nil {
+		werr := <-waited
+		if m != nil && m.Err != nil {
+			return nil, m.Err
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("reading the init's evidence: %v (init: %v)", err, werr)
+	}
+	res.Inside = *m.View
+
+	pid := cmd.Process.Pid
+	out := &res.Outside
+	out.Inodes, _ = ns.Inodes(strconv.Itoa(pid))
+	out.NSPid = statusField(pid, "NSpid")
+	if u := statusField(pid, "Uid"); u != "" {
+		fmt.Sscan(u, &out.UID)
+	}
+	out.Cgroup = lines(fmt.Sprintf("/proc/%d/cgroup", pid))
+	out.HostnameAfter = hostname()
+	if res.DemoMount != "" {
+		out.DemoMountOnHost = mountedAt("/proc/self/mountinfo", res.DemoMount)
+	}
+	if res.MsgQueue != 0 {
+		out.MsgQueueOnHost = containsInt(msgQueueKeys(), res.MsgQueue)
+	}
+	out.HostUptimeAfter = uptime()
+	res.Report = buildReport(res)
+	res.Report.Equiv(Equivalent(cfg))
+
+	if o.ready != nil {
+		if err := o.ready(res); err != nil {
+			kill()
+			return nil, err
+		}
+	}
+	if _, err := cfgW.Write([]byte{'g'}); err != nil {
+		kill()
+		return nil, fmt.Errorf("starting the command: %w", err)
+	}
+	cfgW.Close()
+	// The pipe closes on a successful exec (O_CLOEXEC); a message is an error.
+	m, _ = readMessage(ev)
+	werr := <-waited
+	res.ExitCode = exitCode(werr)
+	if m != nil && m.Err != nil {
+		return res, m.Err
+	}
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	if werr != nil && res.ExitCode < 0 {
+		return res, fmt.Errorf("waiting for the command: %w", werr)
+	}
+	return res, nil
+}
+
+// startHook runs on the forking thread just before the init is started
+// (tests use it to place that thread in a cgroup).
+var startHook func() error
+
+func readMessage(r *bufio.Reader) (*message, error) {
+	line, err := r.ReadBytes('\n')
+	if len(line) == 0 {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	var m message
+	if err := json.Unmarshal(line, &m); err != nil {
+		return nil, fmt.Errorf("decoding init message: %w", err)
+	}
+	return &m, nil
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+func unwrapStart(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
