@@ -31,8 +31,9 @@ test-e2e: build ## end-to-end tests of the binary (root)
 test-cgroup2: ## root tests inside a pure cgroup-v2 kernel booted under QEMU
 	hack/cgroup2-vm/run.sh
 
-test-arm64: ## unit tests built for arm64, run under qemu-user
-	CTRLAB_TEST_NOROOT=1 GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static $(PKGS)
+test-arm64: ## unit tests built for arm64, run under qemu-user (binfmt registered for re-exec)
+	hack/binfmt.sh register
+	CTRLAB_TEST_NOROOT=1 GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static $(PKGS); rc=$$?; hack/binfmt.sh unregister; exit $$rc
 
 lint: ## gofmt + go vet (for linux and, as the Vagrant host would, darwin)
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
