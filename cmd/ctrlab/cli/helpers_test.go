@@ -10,9 +10,12 @@ import (
 // Shared by every command's tests: an App over buffers, and a way to run
 // one command with the root's error conventions.
 
-func testApp() (*App, *bytes.Buffer, *bytes.Buffer) {
+func testApp() (*App, *bytes.Buffer, *bytes.Buffer) { return testAppIn("") }
+
+// testAppIn is testApp with in as standard input (interactive commands).
+func testAppIn(in string) (*App, *bytes.Buffer, *bytes.Buffer) {
 	var out, errOut bytes.Buffer
-	return &App{In: strings.NewReader(""), Out: &out, ErrOut: &errOut,
+	return &App{In: strings.NewReader(in), Out: &out, ErrOut: &errOut,
 		IsTTY: func() bool { return false }, StdinTTY: func() bool { return false }}, &out, &errOut
 }
 

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,15 +8,9 @@ import (
 	"testing"
 )
 
-func testApp(in string) (*App, *bytes.Buffer, *bytes.Buffer) {
-	var out, errOut bytes.Buffer
-	return &App{In: strings.NewReader(in), Out: &out, ErrOut: &errOut,
-		IsTTY: func() bool { return false }, StdinTTY: func() bool { return false }}, &out, &errOut
-}
-
 func TestLessonFlags(t *testing.T) {
 	var got *lessonOptions
-	app, _, _ := testApp("")
+	app, _, _ := testAppIn("")
 	for _, tc := range []struct {
 		args  []string
 		usage bool
@@ -44,7 +37,7 @@ func TestLessonFlags(t *testing.T) {
 func TestLessonListAndQuiz(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("SUDO_UID", "")
-	app, out, _ := testApp("")
+	app, out, _ := testAppIn("")
 	cmd := newLessonCmd(app, nil)
 	cmd.SetArgs([]string{"--json"})
 	if err := cmd.Execute(); err != nil {
@@ -58,7 +51,7 @@ func TestLessonListAndQuiz(t *testing.T) {
 	if err := os.WriteFile(ans, []byte("shared-kernel: a\nvm-own-kernel: true\nwhat-isolates-view: b\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	app, out, _ = testApp("")
+	app, out, _ = testAppIn("")
 	q := newQuizCmd(app, nil)
 	q.SetArgs([]string{"containers", "--answers", ans, "--json", "--pass", "90"})
 	err := q.Execute()
