@@ -87,8 +87,14 @@ func initReports(cfg *Config, u *ExecUser, path string, before, after snapshot, 
 	out = append(out, m)
 
 	s := &explain.Report{Title: "masked and read-only paths"}
-	s.Add("masked (/dev/null or empty ro tmpfs over them)", "-", strings.Join(cfg.MaskedPaths, " "))
-	s.Add("read-only (bind-remounted MS_RDONLY)", "-", strings.Join(cfg.ReadonlyPaths, " "))
+	for _, p := range cfg.MaskedPaths {
+		s.Add(p, "visible", "masked")
+	}
+	for _, p := range cfg.ReadonlyPaths {
+		s.Add(p, "rw", "ro")
+	}
+	s.Note("masked: /dev/null bind-mounted over files, an empty read-only tmpfs over directories")
+	s.Note("read-only: bind-mounted onto itself, then remounted MS_BIND|MS_REMOUNT|MS_RDONLY")
 	if cfg.ReadOnlyRootfs {
 		s.Add("/", "rw", "ro")
 	}
@@ -113,6 +119,9 @@ func initReports(cfg *Config, u *ExecUser, path string, before, after snapshot, 
 		c.Note("dropped: " + strings.Join(dropped, " "))
 	}
 	c.Note("kept: " + strings.Join(CapNames(ab), " "))
+	if u.UID != 0 {
+		c.Note(fmt.Sprintf("uid %d is not root: execve(2) empties the permitted and effective sets (inheritable and ambient are empty)", u.UID))
+	}
 	c.Equiv("capsh --caps=... --no-new-privs (libcap), or setpriv --bounding-set -all,+chown,... --no-new-privs")
 	out = append(out, c)
 

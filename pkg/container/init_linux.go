@@ -79,7 +79,15 @@ func Init() {
 	if err := dec.Decode(&g); err != nil || !g.Go {
 		os.Exit(1) // the parent gave up (its attach hooks failed)
 	}
-	se := setupAndExec(&cfg, func(r *explain.Report) { _ = enc.Encode(message{Type: "step", Report: r}) })
+	step := func(r *explain.Report) { _ = enc.Encode(message{Type: "step", Report: r}) }
+	// With --explain, wait until the parent has printed the narration so the
+	// process's own output comes after it.
+	shown := func() {
+		_ = enc.Encode(message{Type: "explained"})
+		var g goMessage
+		_ = dec.Decode(&g)
+	}
+	se := setupAndExec(&cfg, step, shown)
 	fail(se)
 }
 
@@ -130,7 +138,7 @@ func MountSummary(line string) string {
 
 var explainPoints = []string{"/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"}
 
-func setupAndExec(cfg *Config, step func(*explain.Report)) *StepError {
+func setupAndExec(cfg *Config, step func(*explain.Report), shown func()) *StepError {
 	var before snapshot
 	var cgBefore uint64
 	if cfg.Explain {
@@ -203,6 +211,7 @@ func setupAndExec(cfg *Config, step func(*explain.Report)) *StepError {
 		for _, r := range initReports(cfg, user, path, before, after, cgBefore, cgAfter) {
 			step(r)
 		}
+		shown()
 	}
 	unix.Umask(0o022)
 	argv0, argv := path, cfg.Args

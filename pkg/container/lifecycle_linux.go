@@ -23,9 +23,11 @@ type RunOptions struct {
 	Signals <-chan os.Signal
 	// TerminalFD is the host terminal whose size the pty follows (-t).
 	TerminalFD int
+	// OnStarted runs once the process runs (e.g. to put the host terminal
+	// in raw mode only after --explain output is done).
+	OnStarted func(*Container)
 
-	onStarted func(*Container)
-	detached  bool
+	detached bool
 }
 
 func init() {
@@ -72,8 +74,8 @@ func (s *Store) run(ctx context.Context, st *State, ro RunOptions, opts ...Optio
 		x.Status, x.Pid, x.PidStart, x.Started = Running, c.Pid, c.PidStart, time.Now().UTC()
 		x.Config.ConsolePath = cfg.ConsolePath
 	})
-	if ro.onStarted != nil {
-		ro.onStarted(c)
+	if ro.OnStarted != nil {
+		ro.OnStarted(c)
 	}
 	copied := make(chan struct{})
 	if con := c.Console(); con != nil {
@@ -233,7 +235,7 @@ func shimMain() {
 		fmt.Fprintf(notify, "error: opening log: %v\n", err)
 		os.Exit(1)
 	}
-	ro := RunOptions{AutoRemove: st.AutoRemove, detached: true, onStarted: func(*Container) {
+	ro := RunOptions{AutoRemove: st.AutoRemove, detached: true, OnStarted: func(*Container) {
 		fmt.Fprintln(notify, "ok")
 		notify.Close()
 	}}

@@ -228,6 +228,10 @@ func Start(ctx context.Context, cfg *Config, opts ...Option) (*Container, error)
 			if o.explain != nil && m.Report != nil {
 				o.explain(m.Report)
 			}
+		case "explained":
+			if err := enc.Encode(goMessage{Go: true}); err != nil {
+				return abort(fmt.Errorf("releasing %s: %w", InitEntrypoint, err))
+			}
 		case "error":
 			return abort(m.Err)
 		}

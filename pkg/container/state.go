@@ -104,7 +104,10 @@ func (s *Store) Create(cfg *Config) (*State, error) {
 		cfg.ID = hex.EncodeToString(b)
 	}
 	if cfg.Name == "" {
-		cfg.Name = "ctrlab-" + cfg.ID[:8]
+		cfg.Name = "ctrlab-" + short(cfg.ID, 8)
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = short(cfg.ID, 12) // as docker: the short ID
 	}
 	all, err := s.load()
 	if err != nil {
@@ -236,4 +239,11 @@ func (s *Store) Get(name string) (*State, error) {
 		return match[0], nil
 	}
 	return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
+}
+
+func short(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
