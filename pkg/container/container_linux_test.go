@@ -52,6 +52,9 @@ func TestRootfsIsPivotedAndEscapeFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !selfIsStatic() {
+		t.Skip("the test binary is dynamically linked: build it with CGO_ENABLED=0 to copy it into a rootfs")
+	}
 	copyFile(t, self, filepath.Join(rootfs, "bin/escape"), 0o755)
 	if err := os.Symlink("escape", filepath.Join(rootfs, "bin/ctrlab-test-escape")); err != nil {
 		t.Fatal(err)
@@ -197,10 +200,12 @@ func TestExitCodeAndNotFound(t *testing.T) {
 	}
 	// PID 1 is immune to signals sent from inside its namespace, even
 	// SIGKILL: kill the process under the --init reaper instead.
-	killed := NewConfig(rootfs, "sh", "-c", "kill -9 $$")
-	killed.Init = true
-	if out, code := run(t, s, killed); code != 137 {
-		t.Errorf("exit code %d, want 137 (%s)", code, out)
+	if selfIsStatic() {
+		killed := NewConfig(rootfs, "sh", "-c", "kill -9 $$")
+		killed.Init = true
+		if out, code := run(t, s, killed); code != 137 {
+			t.Errorf("exit code %d, want 137 (%s)", code, out)
+		}
 	}
 	cfg := NewConfig(rootfs, "no-such-binary")
 	cfg.Name = testutil.Name("c")
@@ -216,6 +221,9 @@ func TestExitCodeAndNotFound(t *testing.T) {
 func TestInitReaper(t *testing.T) {
 	testutil.RequireRoot(t)
 	s := newStore(t)
+	if !selfIsStatic() {
+		t.Skip("--init needs a static binary: build the test with CGO_ENABLED=0")
+	}
 	cfg := NewConfig(busyboxRootfs(t), "sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; exit 5")
 	cfg.Init = true
 	out, code := run(t, s, cfg)

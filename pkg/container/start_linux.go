@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,6 +127,9 @@ func Start(ctx context.Context, cfg *Config, opts ...Option) (*Container, error)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Init && !selfIsStatic() {
+		return nil, errors.New("--init runs ctrlab itself as PID 1 inside the rootfs, which has no dynamic loader: build ctrlab static (CGO_ENABLED=0, as `make build` does)")
+	}
 	o := newOptions(opts)
 	cfg.Explain = o.explain != nil
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -240,6 +244,22 @@ func Start(ctx context.Context, cfg *Config, opts ...Option) (*Container, error)
 		return abort(ctx.Err())
 	}
 	return c, nil
+}
+
+// selfIsStatic reports whether the running binary needs no ELF interpreter
+// (ld.so), so it can be executed inside any rootfs.
+func selfIsStatic() bool {
+	f, err := elf.Open(reexec.Self)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return true
 }
 
 func orEOF(err error) error {
