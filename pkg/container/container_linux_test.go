@@ -238,3 +238,81 @@ func TestInitReaper(t *testing.T) {
 func pidStr(p int) string { return strconv.Itoa(p) }
 
 var _ = fmt.Sprint
+
+func TestDevVolumesReadOnlyRootfs(t *testing.T) {
+	testutil.RequireRoot(t)
+	s := newStore(t)
+	rw, ro := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(ro, "in-ro"), "ro-content")
+	cfg := NewConfig(busyboxRootfs(t), "sh", "-c", `
+stat -c '%n %F %t:%T' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty
+ls /dev | tr '\n' ' '; echo
+for l in ptmx fd stdin; do readlink /dev/$l; done
+touch /rootfs-write 2>&1
+echo hello > /rw/out
+cat /ro/in-ro; echo
+touch /ro/nope 2>&1
+echo > /dev/shm/ok && echo shm-ok
+hostname`)
+	cfg.Hostname = "ctrlab-dev"
+	cfg.ReadOnlyRootfs = true
+	cfg.Mounts = []Mount{{Source: rw, Destination: "/rw"}, {Source: ro, Destination: "/ro", ReadOnly: true}}
+	out, code := run(t, s, cfg)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"/dev/null character special file 1:3", "/dev/zero character special file 1:5",
+		"/dev/full character special file 1:7", "/dev/random character special file 1:8",
+		"/dev/urandom character special file 1:9", "/dev/tty character special file 5:0",
+		"pts/ptmx\n/proc/self/fd\n/proc/self/fd/0\n",
+		"touch: /rootfs-write: Read-only file system", "ro-content\n", "touch: /ro/nope: Read-only file system",
+		"shm-ok\n", "ctrlab-dev\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q in:\n%s", want, out)
+		}
+	}
+	// Only the default devices: no disk, no kmsg, no mem.
+	for _, f := range strings.Fields(strings.Split(out, "\n")[6]) {
+		switch f {
+		case "null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "mqueue",
+			"fd", "stdin", "stdout", "stderr", "core":
+		default:
+			t.Errorf("unexpected /dev entry %q", f)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(rw, "out")); err != nil || string(b) != "hello\n" {
+		t.Errorf("rw volume: %q, %v", b, err)
+	}
+}
+
+func TestUserNamespace(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireUserNS(t)
+	s := newStore(t)
+	rootfs := busyboxRootfs(t)
+	// The rootfs must be traversable by the mapped root (host uid 100000).
+	for _, d := range []string{filepath.Dir(rootfs), filepath.Dir(filepath.Dir(rootfs))} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := NewConfig(rootfs, "sh", "-c", `cat /proc/self/uid_map; id -u; readlink /proc/self/ns/user`)
+	cfg.UserNS = true
+	cfg.Namespaces = append(cfg.Namespaces, ns.User)
+	cfg.UIDMappings = []IDMap{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	cfg.GIDMappings = []IDMap{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	out, code := run(t, s, cfg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	f := strings.Fields(out)
+	if len(f) != 5 || f[0] != "0" || f[1] != "100000" || f[3] != "0" {
+		t.Fatalf("uid_map/id: %q", out)
+	}
+	host, _ := ns.Inode("self", ns.User)
+	if got, _ := ns.ParseLink(f[4]); got == host {
+		t.Errorf("user namespace is the host's")
+	}
+}

@@ -154,6 +154,9 @@ func Start(ctx context.Context, cfg *Config, opts ...Option) (*Container, error)
 			attr.GidMappings = append(attr.GidMappings, syscall.SysProcIDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
 		}
 		attr.GidMappingsEnableSetgroups = true
+		// clone(CLONE_NEWUSER) keeps the host uid, unmapped inside: become
+		// the namespace's root, or exec would grant no capabilities.
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	if o.cgroupFD >= 0 {
 		attr.UseCgroupFD, attr.CgroupFD = true, o.cgroupFD
