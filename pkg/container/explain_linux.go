@@ -52,7 +52,7 @@ func cloneFlags(cfg *Config) uintptr {
 }
 
 // initReports are built by the init just before exec, from its own /proc.
-func initReports(cfg *Config, u *ExecUser, path string, before, after snapshot, cgBefore, cgAfter uint64) []*explain.Report {
+func initReports(cfg *Config, u *ExecUser, path string, before, after snapshot, cgBefore, cgAfter uint64, absent map[string]bool) []*explain.Report {
 	var out []*explain.Report
 	if cfg.HasNS(ns.Cgroup) {
 		r := &explain.Report{Title: "cgroup namespace: unshare(CLONE_NEWCGROUP) after joining the cgroup"}
@@ -88,9 +88,17 @@ func initReports(cfg *Config, u *ExecUser, path string, before, after snapshot, 
 
 	s := &explain.Report{Title: "masked and read-only paths"}
 	for _, p := range cfg.MaskedPaths {
+		if absent[p] {
+			s.Add(p, "absent on this kernel", "absent on this kernel")
+			continue
+		}
 		s.Add(p, "visible", "masked")
 	}
 	for _, p := range cfg.ReadonlyPaths {
+		if absent[p] {
+			s.Add(p, "absent on this kernel", "absent on this kernel")
+			continue
+		}
 		s.Add(p, "rw", "ro")
 	}
 	s.Note("masked: /dev/null bind-mounted over files, an empty read-only tmpfs over directories")

@@ -158,15 +158,20 @@ func setupAndExec(cfg *Config, step func(*explain.Report), shown func()) *StepEr
 	if err := pivotRoot(cfg.Rootfs); err != nil {
 		return asStep(err)
 	}
+	absent := map[string]bool{}
 	for _, p := range cfg.MaskedPaths {
-		if err := maskPath(p); err != nil {
+		ok, err := maskPath(p)
+		if err != nil {
 			return stepErr("masking path", p, err)
 		}
+		absent[p] = !ok
 	}
 	for _, p := range cfg.ReadonlyPaths {
-		if err := readonlyPath(p); err != nil {
+		ok, err := readonlyPath(p)
+		if err != nil {
 			return stepErr("making path read-only", p, err)
 		}
+		absent[p] = !ok
 	}
 	if cfg.ReadOnlyRootfs {
 		if err := remountRO("/"); err != nil {
@@ -208,7 +213,7 @@ func setupAndExec(cfg *Config, step func(*explain.Report), shown func()) *StepEr
 	if cfg.Explain {
 		after := takeSnapshot(explainPoints)
 		cgAfter, _ := ns.Inode("thread-self", ns.Cgroup)
-		for _, r := range initReports(cfg, user, path, before, after, cgBefore, cgAfter) {
+		for _, r := range initReports(cfg, user, path, before, after, cgBefore, cgAfter, absent) {
 			step(r)
 		}
 		shown()

@@ -352,24 +352,26 @@ func pivotRoot(rootfs string) error {
 }
 
 // maskPath hides path: /dev/null over a file, an empty read-only tmpfs over a directory.
-func maskPath(path string) error {
+// It reports false when path does not exist on this kernel.
+func maskPath(path string) (bool, error) {
 	err := mount("/dev/null", path, "", unix.MS_BIND, "")
 	if err != nil && errors.Is(err, unix.ENOTDIR) {
 		err = mount("tmpfs", path, "tmpfs", unix.MS_RDONLY, "size=0")
 	}
 	if err != nil && errors.Is(err, unix.ENOENT) {
-		return nil
+		return false, nil
 	}
-	return err
+	return err == nil, err
 }
 
 // readonlyPath bind-mounts path onto itself and remounts it read-only.
-func readonlyPath(path string) error {
+// It reports false when path does not exist on this kernel.
+func readonlyPath(path string) (bool, error) {
 	if err := mount(path, path, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		if errors.Is(err, unix.ENOENT) {
-			return nil
+			return false, nil
 		}
-		return err
+		return false, err
 	}
-	return remountRO(path)
+	return true, remountRO(path)
 }
