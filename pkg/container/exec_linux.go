@@ -86,17 +86,19 @@ func (s *Store) Exec(ctx context.Context, name string, args []string, eo ExecOpt
 	cmd.ExtraFiles = []*os.File{child}
 	cmd.Env = []string{InitPipeEnv + "=3"}
 	cmd.SysProcAttr.Setsid = true
-	var console *os.File
+	// With -t the pty is made inside the container (its own devpts, so
+	// `tty` names it) and its master comes back over a second socketpair
+	// with SCM_RIGHTS, as runc's console socket.
+	var conParent, conChild *os.File
 	if eo.Terminal {
-		var slave *os.File
-		console, slave, err = openPTY()
+		cfds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			return -1, err
+			return -1, fmt.Errorf("creating the console socket: %w", err)
 		}
-		defer console.Close()
-		defer slave.Close()
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-		cmd.SysProcAttr.Setctty = true
+		conParent, conChild = os.NewFile(uintptr(cfds[0]), "console"), os.NewFile(uintptr(cfds[1]), "console-child")
+		defer conParent.Close()
+		defer conChild.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, conChild)
 	} else {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.stdin, o.stdout, o.stderr
 	}
@@ -104,6 +106,9 @@ func (s *Store) Exec(ctx context.Context, name string, args []string, eo ExecOpt
 		return -1, fmt.Errorf("starting %s: %w", NsenterEntrypoint, err)
 	}
 	child.Close()
+	if conChild != nil {
+		conChild.Close()
+	}
 	if err := json.NewEncoder(parent).Encode(ec); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -113,6 +118,16 @@ func (s *Store) Exec(ctx context.Context, name string, args []string, eo ExecOpt
 	if err := json.NewDecoder(parent).Decode(&m); err == nil && m.Type == "error" && m.Err != nil {
 		_ = cmd.Wait()
 		return -1, m.Err
+	}
+	var console *os.File
+	if conParent != nil {
+		console, err = recvFile(conParent)
+		if err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return -1, fmt.Errorf("receiving the container's pty: %w", err)
+		}
+		defer console.Close()
 	}
 	copied := make(chan struct{})
 	if console != nil {
@@ -248,7 +263,25 @@ func nsenterMain() {
 	signal.Notify(sigs)
 	attr := &syscall.ProcAttr{
 		Dir: ec.Cwd, Env: env, Files: []uintptr{0, 1, 2},
-		Sys: &syscall.SysProcAttr{Setpgid: true, Foreground: ec.Terminal},
+		Sys: &syscall.SysProcAttr{Setpgid: true},
+	}
+	if ec.Terminal {
+		// A pty of the container's own devpts: open it now that we are in
+		// its mount namespace, hand the master to the parent.
+		master, slave, err := openPTY()
+		if err != nil {
+			fail(stepErr("opening a pty", "/dev/ptmx", err))
+		}
+		con := os.NewFile(4, "console")
+		if err := sendFile(con, master); err != nil {
+			fail(stepErr("sending the pty", "", err))
+		}
+		master.Close()
+		con.Close()
+		defer slave.Close()
+		fd := slave.Fd()
+		attr.Files = []uintptr{fd, fd, fd}
+		attr.Sys = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	}
 	// ForkExec clones from this (locked) thread: the child inherits its
 	// namespaces, root, credentials and capabilities.
@@ -258,6 +291,29 @@ func nsenterMain() {
 	}
 	pipe.Close()
 	os.Exit(superviseChild(child, sigs))
+}
+
+// sendFile passes f over the unix socket sock (SCM_RIGHTS).
+func sendFile(sock, f *os.File) error {
+	return unix.Sendmsg(int(sock.Fd()), []byte{'c'}, unix.UnixRights(int(f.Fd())), nil, 0)
+}
+
+// recvFile receives one file sent by sendFile.
+func recvFile(sock *os.File) (*os.File, error) {
+	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("no file received (%v)", err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, fmt.Errorf("no file received (%v)", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
 }
 
 // superviseChild forwards signals to pid and reaps children until pid exits;

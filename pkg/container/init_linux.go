@@ -68,6 +68,11 @@ func Init() {
 		_ = enc.Encode(message{Type: "error", Err: se})
 		os.Exit(1)
 	}
+	defer func() {
+		if r := recover(); r != nil { // a bug: still one clear line, no stack trace
+			fail(&StepError{Step: "ctrlab-init", Msg: fmt.Sprint("internal error: ", r)})
+		}
+	}()
 	var cfg Config
 	if err := dec.Decode(&cfg); err != nil {
 		fail(stepErr("reading the config from the init pipe", "", err))

@@ -208,6 +208,17 @@ func TestExecJoinsNamespaces(t *testing.T) {
 	if got, _ := ParseStatusCaps(lines[9], "CapEff"); got != want {
 		t.Errorf("exec'd CapEff %016x, want %016x", got, want)
 	}
+	// -t: a pty of the container's own devpts, the process its session leader.
+	var tout syncBuffer
+	code, err = s.Exec(ctx, cfg.Name, []string{"sh", "-c", "tty; ls /dev/pts; exit 4"}, ExecOptions{Terminal: true}, WithStdio(nil, &tout, &tout))
+	if err != nil || code != 4 {
+		t.Fatalf("exec -t: %d, %v (%q)", code, err, tout.String())
+	}
+	got := strings.Fields(tout.String())
+	listed := len(got) > 1 && strings.Contains(" "+strings.Join(got[1:], " ")+" ", " "+strings.TrimPrefix(got[0], "/dev/pts/")+" ")
+	if !strings.HasPrefix(got[0], "/dev/pts/") || !listed {
+		t.Errorf("exec -t output %q: want the container's own /dev/pts/N", tout.String())
+	}
 	if _, err := s.Exec(ctx, cfg.Name, []string{"nope"}, ExecOptions{}); !errorsIs(err, ErrExecutableNotFound) {
 		t.Errorf("exec of a missing binary: %v", err)
 	}
