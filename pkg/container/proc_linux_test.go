@@ -10,4 +10,3 @@ func TestParseStatStart(t *testing.T) {
 		t.Errorf("got %d, %v; want 987654", got, err)
 	}
 }
-
