@@ -298,3 +298,30 @@ func mounted(t *testing.T, path string) bool {
 	}
 	return false
 }
+
+func TestDetachedAutoRemove(t *testing.T) {
+	testutil.RequireRoot(t)
+	s := newStore(t)
+	mnt := filepath.Join(t.TempDir(), testutil.Name("m"))
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
+	cfg := NewConfig(busyboxRootfs(t), "sh", "-c", "read x") // exits when its stdin (/dev/null) ends
+	cfg.Name = testutil.Name("r")
+	cfg.Resources = []Resource{{Kind: "mount", Path: mnt}}
+	st, err := s.RunDetached(context.Background(), cfg, RunOptions{AutoRemove: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the shim to remove the exited container", func() bool {
+		_, err := os.Stat(s.Dir(st.ID))
+		return os.IsNotExist(err)
+	})
+	if mounted(t, mnt) {
+		t.Error("the shim did not release the container's mount")
+	}
+}
