@@ -224,6 +224,9 @@ func nsenterMain() {
 	for _, p := range paths {
 		f := p + "/cgroup.procs"
 		if err := os.WriteFile(f, []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // a hierarchy the host does not mount under /sys/fs/cgroup
+			}
 			fail(stepErr("joining cgroup", f, err))
 		}
 	}
