@@ -46,8 +46,7 @@ type Config struct {
 	Resources []Resource `json:"resources,omitempty"`
 
 	// Set by Start, not by callers.
-	ConsolePath string `json:"consolePath,omitempty"`
-	Explain     bool   `json:"explain,omitempty"`
+	Explain bool `json:"explain,omitempty"`
 }
 
 // IDMap is one line of /proc/PID/uid_map or gid_map.

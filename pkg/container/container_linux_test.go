@@ -316,3 +316,20 @@ func TestUserNamespace(t *testing.T) {
 		t.Errorf("user namespace is the host's")
 	}
 }
+
+func TestTerminal(t *testing.T) {
+	testutil.RequireRoot(t)
+	s := newStore(t)
+	cfg := NewConfig(busyboxRootfs(t), "sh", "-c", `tty; stat -c %t:%T /dev/console "$(tty)"; exit 3`)
+	cfg.Terminal = true
+	out, code := run(t, s, cfg)
+	if code != 3 {
+		t.Fatalf("exit %d: %q", code, out)
+	}
+	f := strings.Fields(out)
+	// The pty is the container's own (/dev/pts/N of its devpts), and
+	// /dev/console is the same device.
+	if len(f) != 3 || !strings.HasPrefix(f[0], "/dev/pts/") || f[1] != f[2] {
+		t.Errorf("tty output %q", out)
+	}
+}

@@ -62,6 +62,7 @@ func Init() {
 		os.Exit(1)
 	}
 	unix.CloseOnExec(fd)
+	unix.CloseOnExec(fd + 1) // the console socket, with a terminal
 	pipe := os.NewFile(uintptr(fd), "initpipe")
 	enc, dec := json.NewEncoder(pipe), json.NewDecoder(pipe)
 	fail := func(se *StepError) {
@@ -92,7 +93,13 @@ func Init() {
 		var g goMessage
 		_ = dec.Decode(&g)
 	}
-	se := setupAndExec(&cfg, step, shown)
+	sendConsole := func(master *os.File) error {
+		if err := enc.Encode(message{Type: "console"}); err != nil {
+			return err
+		}
+		return sendFile(os.NewFile(uintptr(fd+1), "console"), master)
+	}
+	se := setupAndExec(&cfg, step, shown, sendConsole)
 	fail(se)
 }
 
@@ -143,7 +150,7 @@ func MountSummary(line string) string {
 
 var explainPoints = []string{"/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"}
 
-func setupAndExec(cfg *Config, step func(*explain.Report), shown func()) *StepError {
+func setupAndExec(cfg *Config, step func(*explain.Report), shown func(), sendConsole func(*os.File) error) *StepError {
 	var before snapshot
 	var cgBefore uint64
 	if cfg.Explain {
@@ -162,6 +169,11 @@ func setupAndExec(cfg *Config, step func(*explain.Report), shown func()) *StepEr
 	}
 	if err := pivotRoot(cfg.Rootfs); err != nil {
 		return asStep(err)
+	}
+	if cfg.Terminal {
+		if err := setupConsole(sendConsole); err != nil {
+			return asStep(err)
+		}
 	}
 	absent := map[string]bool{}
 	for _, p := range cfg.MaskedPaths {

@@ -72,7 +72,6 @@ func (s *Store) run(ctx context.Context, st *State, ro RunOptions, opts ...Optio
 	}
 	_, _ = s.Update(st.ID, func(x *State) {
 		x.Status, x.Pid, x.PidStart, x.Started = Running, c.Pid, c.PidStart, time.Now().UTC()
-		x.Config.ConsolePath = cfg.ConsolePath
 	})
 	if ro.OnStarted != nil {
 		ro.OnStarted(c)

@@ -220,7 +220,7 @@ var devices = []struct {
 	{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 }
 
-// setupDev creates the default device nodes, the /dev symlinks and the console.
+// setupDev creates the default device nodes and the /dev symlinks.
 func setupDev(cfg *Config) error {
 	dev := filepath.Join(cfg.Rootfs, "dev")
 	old := unix.Umask(0)
@@ -249,11 +249,6 @@ func setupDev(cfg *Config) error {
 	for _, l := range links {
 		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil {
 			return stepErr("creating symlink", "/dev/"+l[1], err)
-		}
-	}
-	if cfg.ConsolePath != "" {
-		if err := bindFile(cfg.ConsolePath, filepath.Join(dev, "console")); err != nil {
-			return stepErr("bind-mounting the console", "/dev/console", err)
 		}
 	}
 	return nil
@@ -374,4 +369,33 @@ func readonlyPath(path string) (bool, error) {
 		return false, err
 	}
 	return true, remountRO(path)
+}
+
+// setupConsole (after pivot_root) opens a pty in the container's devpts,
+// sends its master to the parent, bind-mounts the slave on /dev/console
+// and makes it this process's stdio and controlling terminal
+// (ioctl TIOCSCTTY; the init is a session leader from setsid).
+func setupConsole(sendMaster func(*os.File) error) error {
+	master, slave, err := openPTY()
+	if err != nil {
+		return stepErr("opening a pty", "/dev/ptmx", err)
+	}
+	defer slave.Close()
+	err = sendMaster(master)
+	master.Close()
+	if err != nil {
+		return stepErr("sending the pty master", "", err)
+	}
+	if err := bindFile(slave.Name(), "/dev/console"); err != nil {
+		return stepErr("bind-mounting the console", "/dev/console", err)
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup3(int(slave.Fd()), fd, 0); err != nil {
+			return stepErr("dup3 of the pty", slave.Name(), err)
+		}
+	}
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return stepErr("ioctl(TIOCSCTTY)", slave.Name(), err)
+	}
+	return nil
 }

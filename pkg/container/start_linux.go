@@ -162,16 +162,20 @@ func Start(ctx context.Context, cfg *Config, opts ...Option) (*Container, error)
 		attr.UseCgroupFD, attr.CgroupFD = true, o.cgroupFD
 	}
 	c := &Container{ID: cfg.ID, cmd: cmd}
-	var slave *os.File
+	// With a terminal, the init opens a pty in the container's own devpts
+	// and passes the master back over a second socketpair (fd 4) with
+	// SCM_RIGHTS, as runc's console socket; the slave becomes its stdio,
+	// controlling terminal and /dev/console.
+	var conParent, conChild *os.File
 	if cfg.Terminal {
-		c.console, slave, err = openPTY()
+		cfds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("creating the console socket: %w", err)
 		}
-		defer slave.Close()
-		cfg.ConsolePath = slave.Name()
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-		attr.Setctty, attr.Ctty = true, 0
+		conParent, conChild = os.NewFile(uintptr(cfds[0]), "console"), os.NewFile(uintptr(cfds[1]), "console-child")
+		defer conParent.Close()
+		defer conChild.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, conChild)
 	} else {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.stdin, o.stdout, o.stderr
 	}
@@ -185,6 +189,9 @@ func Start(ctx context.Context, cfg *Config, opts ...Option) (*Container, error)
 		return fail(fmt.Errorf("starting %s: %w", InitEntrypoint, err))
 	}
 	child.Close()
+	if conChild != nil {
+		conChild.Close()
+	}
 	c.Pid = cmd.Process.Pid
 	// From here on a failure must kill and reap the init.
 	abort := func(err error) (*Container, error) {
@@ -235,6 +242,15 @@ func Start(ctx context.Context, cfg *Config, opts ...Option) (*Container, error)
 			if o.explain != nil && m.Report != nil {
 				o.explain(m.Report)
 			}
+		case "console":
+			if conParent == nil || c.console != nil {
+				return abort(errors.New("unexpected console from " + InitEntrypoint))
+			}
+			f, err := recvFile(conParent)
+			if err != nil {
+				return abort(fmt.Errorf("receiving the container's pty: %w", err))
+			}
+			c.console = f
 		case "explained":
 			if err := enc.Encode(goMessage{Go: true}); err != nil {
 				return abort(fmt.Errorf("releasing %s: %w", InitEntrypoint, err))
