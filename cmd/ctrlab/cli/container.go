@@ -1,12 +1,50 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"os"
+	"strconv"
 
-// containerCmds is a placeholder until its step lands.
-func containerCmds(app *App) []*cobra.Command { return nil }
+	"github.com/spf13/cobra"
+
+	"github.com/ctrlab/ctrlab/pkg/container"
+)
+
+// containerCmds are the whole-container commands: run, ps, exec, logs,
+// stop, kill, rm.
+func containerCmds(app *App) []*cobra.Command {
+	return []*cobra.Command{
+		newRunCmd(app, nil), newPsCmd(app, nil), newExecCmd(app, nil), newLogsCmd(app, nil),
+		newStopCmd(app, nil), newKillCmd(app, nil), newRmCmd(app, nil),
+	}
+}
+
+// defaultRoot is the container state root: $CTRLAB_ROOT, else
+// /var/lib/ctrlab/containers.
+func defaultRoot() string {
+	if r := os.Getenv("CTRLAB_ROOT"); r != "" {
+		return r
+	}
+	return container.DefaultRoot
+}
+
+// addRootFlag binds --root, shared by every container command.
+func addRootFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "root", defaultRoot(), "directory holding container state (env CTRLAB_ROOT)")
+}
 
 // containerPID resolves a container name to the host PID of its init, for
-// `ctrlab inspect NAME`. Replaced when containers land.
+// `ctrlab inspect NAME`. The store root comes from $CTRLAB_ROOT.
 func containerPID(app *App, name string) (int, error) {
-	return 0, flagErrorf("%q is not a PID, \"self\" or a container name", name)
+	st, err := container.NewStore(defaultRoot()).Get(name)
+	if err != nil {
+		return 0, flagErrorf("%q is not a PID, \"self\" or a container name", name)
+	}
+	if st.Status != container.Running || st.Pid == 0 {
+		return 0, fmt.Errorf("container %s is %s: no process to inspect", st.Name, st.Status)
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(st.Pid)); err != nil {
+		return 0, fmt.Errorf("container %s: its PID %d is gone", st.Name, st.Pid)
+	}
+	return st.Pid, nil
 }

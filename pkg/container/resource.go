@@ -1,0 +1,100 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Resource is one kernel object a container owns, recorded in state.json
+// BEFORE it is made (write-ahead), so that a later `ctrlab rm -f` can
+// release it even if ctrlab was SIGKILLed half-way. Release handlers must
+// therefore be idempotent: releasing something already gone is not an error.
+//
+// Examples: {"kind":"mount","path":"/run/ctrlab/x/merged"},
+// {"kind":"cgroup","path":"/sys/fs/cgroup/pids/ctrlab/x"},
+// {"kind":"veth","name":"ctrlabv1a2b"}, {"kind":"lease","name":"10.88.0.5"}.
+type Resource struct {
+	Kind string            `json:"kind"`
+	Path string            `json:"path,omitempty"`
+	Name string            `json:"name,omitempty"`
+	Data map[string]string `json:"data,omitempty"`
+}
+
+func (r Resource) String() string {
+	s := r.Kind
+	if r.Path != "" {
+		s += " " + r.Path
+	}
+	if r.Name != "" {
+		s += " " + r.Name
+	}
+	return s
+}
+
+// Handler plugs a kind of resource into the container lifecycle.
+type Handler struct {
+	// Attach runs in the process that owns the container (ctrlab run, or the
+	// detached shim) after the container's init exists and before it execs
+	// the user's process: add the PID to a cgroup, move a veth into
+	// /proc/PID/ns/net. It may be nil.
+	Attach func(ctx context.Context, pid int, r Resource) error
+	// Release frees the resource. It must succeed when the resource is
+	// already gone.
+	Release func(r Resource) error
+}
+
+var (
+	handlersMu sync.RWMutex
+	handlers   = map[string]Handler{}
+)
+
+// RegisterKind registers the handler for resources of a kind. Call it from
+// an init() function of the package that creates such resources; the
+// detached shim is the same binary, so it sees the same registry.
+func RegisterKind(kind string, h Handler) {
+	handlersMu.Lock()
+	defer handlersMu.Unlock()
+	handlers[kind] = h
+}
+
+func handlerFor(kind string) (Handler, bool) {
+	handlersMu.RLock()
+	defer handlersMu.RUnlock()
+	h, ok := handlers[kind]
+	return h, ok
+}
+
+// attachAll runs the Attach handlers in order.
+func attachAll(ctx context.Context, pid int, rs []Resource) error {
+	for _, r := range rs {
+		h, ok := handlerFor(r.Kind)
+		if !ok || h.Attach == nil {
+			continue
+		}
+		if err := h.Attach(ctx, pid, r); err != nil {
+			return fmt.Errorf("attaching %s: %w", r, err)
+		}
+	}
+	return nil
+}
+
+// ReleaseAll releases resources in reverse order, going on after a failure,
+// and returns every failure joined. A kind with no registered handler is an
+// error (the binary that made it must register it).
+func ReleaseAll(rs []Resource) error {
+	var errs []error
+	for i := len(rs) - 1; i >= 0; i-- {
+		r := rs[i]
+		h, ok := handlerFor(r.Kind)
+		if !ok || h.Release == nil {
+			errs = append(errs, fmt.Errorf("releasing %s: no handler registered for kind %q", r, r.Kind))
+			continue
+		}
+		if err := h.Release(r); err != nil {
+			errs = append(errs, fmt.Errorf("releasing %s: %w", r, err))
+		}
+	}
+	return errors.Join(errs...)
+}
