@@ -25,3 +25,6 @@ func runCmd(cmd *cobra.Command, args ...string) error {
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{Err: err} })
 	return cmd.Execute()
 }
+
+// testAppOnly is testApp when the test does not read the buffers.
+func testAppOnly() *App { app, _, _ := testApp(); return app }

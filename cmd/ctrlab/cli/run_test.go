@@ -14,16 +14,11 @@ import (
 	"github.com/ctrlab/ctrlab/pkg/ns"
 )
 
-func testApp() *App {
-	return &App{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{},
-		IsTTY: func() bool { return false }, StdinTTY: func() bool { return false }}
-}
-
 // parseRun runs `ctrlab run ARGS` through the runF hook and returns the options.
 func parseRun(t *testing.T, args ...string) (*runOptions, error) {
 	t.Helper()
 	var got *runOptions
-	cmd := newRunCmd(testApp(), func(o *runOptions) error { got = o; return nil })
+	cmd := newRunCmd(testAppOnly(), func(o *runOptions) error { got = o; return nil })
 	cmd.SetArgs(args)
 	cmd.SetOut(&bytes.Buffer{})
 	cmd.SetErr(&bytes.Buffer{})
@@ -110,7 +105,7 @@ func TestParseSignal(t *testing.T) {
 
 func TestContainerCmdsParse(t *testing.T) {
 	var got []string
-	cmd := newExecCmd(testApp(), func(o *execOptions) error { got = append([]string{o.Name}, o.Args...); return nil })
+	cmd := newExecCmd(testAppOnly(), func(o *execOptions) error { got = append([]string{o.Name}, o.Args...); return nil })
 	cmd.SetArgs([]string{"-t", "web", "ls", "-l"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
@@ -119,7 +114,7 @@ func TestContainerCmdsParse(t *testing.T) {
 		t.Errorf("exec parsed %q", got)
 	}
 	var stop *stopOptions
-	sc := newStopCmd(testApp(), func(o *stopOptions) error { stop = o; return nil })
+	sc := newStopCmd(testAppOnly(), func(o *stopOptions) error { stop = o; return nil })
 	sc.SetArgs([]string{"-t", "3", "a", "b"})
 	if err := sc.Execute(); err != nil {
 		t.Fatal(err)
