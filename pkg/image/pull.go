@@ -139,7 +139,11 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts ...Option) (*PullR
 		return nil, fmt.Errorf("pulling %s: unsupported media type %s", ref, desc.MediaType)
 	}
 	if err := s.storeImage(ctx, img, o, res, indexRaw, &want); err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", ref, classifyRemote(ref, err))
+		e := classifyRemote(ref, err)
+		if errors.Is(e, ErrNoPlatform) || strings.HasPrefix(e.Error(), "pulling ") {
+			return nil, e
+		}
+		return nil, fmt.Errorf("pulling %s: %w", ref, e)
 	}
 	return res, nil
 }
