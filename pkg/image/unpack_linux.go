@@ -98,6 +98,9 @@ func (u *unpacker) openIn(rel string, flags int, resolve uint64) (int, error) {
 func (u *unpacker) mkdirAll(rel string) (int, error) {
 	fd, err := u.openIn(rel, unix.O_PATH|unix.O_DIRECTORY, resolveFlags)
 	if err == nil || rel == "" || !errors.Is(err, unix.ENOENT) {
+		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ENOTDIR) {
+			return -1, &UnsafeEntryError{Name: rel, Reason: "parent does not resolve to a directory inside the layer (" + err.Error() + ")"}
+		}
 		if err != nil {
 			return -1, fmt.Errorf("resolving %q in the layer: %w", rel, err)
 		}
