@@ -32,12 +32,12 @@ type Progress struct {
 }
 
 type options struct {
-	root      string
-	platform  *v1.Platform
-	insecure  bool
-	progress  func(Progress)
-	parallel  int
-	unpack    []UnpackOption
+	root     string
+	platform *v1.Platform
+	insecure bool
+	progress func(Progress)
+	parallel int
+	unpack   []UnpackOption
 }
 
 // Option configures Pull, Load and the package-level helpers.

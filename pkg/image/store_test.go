@@ -2,14 +2,14 @@ package image
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/rand"
-	"io"
-	"strconv"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
