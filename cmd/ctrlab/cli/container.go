@@ -30,7 +30,7 @@ func defaultRoot() string {
 
 // addRootFlag binds --root, shared by every container command.
 func addRootFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "root", defaultRoot(), "directory holding container state (env CTRLAB_ROOT)")
+	cmd.Flags().StringVar(p, "root", defaultRoot(), "ctrlab's store: images, layers and container state (env CTRLAB_ROOT)")
 }
 
 // containerPID resolves a container name to the host PID of its init, for

@@ -72,11 +72,6 @@ Equivalent to: skopeo copy docker://REF oci:ROOT/images:REF`,
 	return cmd
 }
 
-// addRootFlag adds --root (default $CTRLAB_ROOT or /var/lib/ctrlab).
-func addRootFlag(cmd *cobra.Command, root *string) {
-	cmd.Flags().StringVar(root, "root", "", "image store root (default $CTRLAB_ROOT or "+image.DefaultRootDir+")")
-}
-
 func rootOf(s string) string {
 	if s == "" {
 		return image.DefaultRoot()
