@@ -88,8 +88,110 @@ func (u *unpacker) openIn(rel string, flags int, resolve uint64) (int, error) {
 		if err == unix.EINTR || err == unix.EAGAIN {
 			continue
 		}
+		if err == unix.ENOSYS {
+			// Kernels before 5.6, and qemu-user, lack openat2: resolve by hand.
+			return openInRoot(u.root, rel, flags|unix.O_CLOEXEC, resolve&unix.RESOLVE_NO_XDEV != 0)
+		}
 		return fd, err
 	}
+}
+
+// openInRoot resolves rel below the directory fd root one component at a
+// time, as openat2(RESOLVE_IN_ROOT) does: ".." never climbs above root, an
+// absolute symlink restarts at root, a relative one is spliced in, at most
+// 40 links are followed (ELOOP), and with noXdev a mount crossing is EXDEV.
+// A trailing symlink is followed unless flags has O_NOFOLLOW.
+func openInRoot(root int, rel string, flags int, noXdev bool) (int, error) {
+	var rootSt unix.Stat_t
+	if err := unix.Fstat(root, &rootSt); err != nil {
+		return -1, err
+	}
+	stack := []int{}
+	closeAll := func() {
+		for _, fd := range stack {
+			unix.Close(fd)
+		}
+		stack = stack[:0]
+	}
+	cur := func() int {
+		if len(stack) == 0 {
+			return root
+		}
+		return stack[len(stack)-1]
+	}
+	todo := strings.Split(rel, "/")
+	hops := 0
+	for len(todo) > 0 {
+		comp := todo[0]
+		todo = todo[1:]
+		last := len(todo) == 0
+		switch comp {
+		case "", ".":
+			if last {
+				fd, err := unix.Openat(cur(), ".", flags, 0)
+				closeAll()
+				return fd, err
+			}
+			continue
+		case "..":
+			if len(stack) > 0 {
+				unix.Close(stack[len(stack)-1])
+				stack = stack[:len(stack)-1]
+			}
+			if last {
+				fd, err := unix.Openat(cur(), ".", flags, 0)
+				closeAll()
+				return fd, err
+			}
+			continue
+		}
+		var st unix.Stat_t
+		err := unix.Fstatat(cur(), comp, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK && !(last && flags&unix.O_NOFOLLOW != 0) {
+			if hops++; hops > 40 {
+				closeAll()
+				return -1, unix.ELOOP
+			}
+			buf := make([]byte, unix.PathMax)
+			n, err := unix.Readlinkat(cur(), comp, buf)
+			if err != nil {
+				closeAll()
+				return -1, err
+			}
+			target := string(buf[:n])
+			if strings.HasPrefix(target, "/") {
+				closeAll()
+			}
+			todo = append(strings.Split(target, "/"), todo...)
+			continue
+		}
+		if err == nil && noXdev && st.Dev != rootSt.Dev {
+			closeAll()
+			return -1, unix.EXDEV
+		}
+		if last {
+			fd, err := unix.Openat(cur(), comp, flags|unix.O_NOFOLLOW, 0)
+			closeAll()
+			return fd, err
+		}
+		if err != nil {
+			closeAll()
+			return -1, err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			closeAll()
+			return -1, unix.ENOTDIR
+		}
+		fd, err := unix.Openat(cur(), comp, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			closeAll()
+			return -1, err
+		}
+		stack = append(stack, fd)
+	}
+	fd, err := unix.Openat(cur(), ".", flags, 0)
+	closeAll()
+	return fd, err
 }
 
 // mkdirAll returns an O_PATH fd for directory rel, creating missing
