@@ -97,6 +97,7 @@ fi
 
 # 4. Static test binaries (and their testdata) into a fresh 9p share.
 SHARE=$(mktemp -d "$CACHE/share.XXXXXX")
+chmod 0755 "$SHARE"   # tests re-exec themselves as uid 65534 too
 trap 'rm -rf "$SHARE"' EXIT
 [ $# -gt 0 ] || set -- ./pkg/cgroup/...
 cd "$REPO"

@@ -163,8 +163,14 @@ func TestMaskedAndReadonlyPaths(t *testing.T) {
 			}
 			fmt.Fprintf(&script, "echo %s=$(ls -A %s | wc -l)\n", p, p)
 		} else {
-			b, _ := os.ReadFile(p)
-			if len(b) == 0 {
+			// Read a little only: /proc/kcore claims a size of 128 TiB.
+			f, err := os.Open(p)
+			if err != nil {
+				continue
+			}
+			n, _ := f.Read(make([]byte, 64))
+			f.Close()
+			if n == 0 {
 				continue
 			}
 			fmt.Fprintf(&script, "echo %s=$(cat %s | wc -c)\n", p, p)
