@@ -362,12 +362,11 @@ func TestAllLessonsAuto(t *testing.T) {
 			for _, sub := range requiredSubcommands(l) {
 				ok, seen := has[sub]
 				if !seen {
-					probe := exec.Command(bin, append(strings.Fields(sub), "--help")...)
-					ok = probe.Run() == nil
+					ok = hasSubcommand(bin, sub)
 					has[sub] = ok
 				}
 				if !ok {
-					t.Skipf("this ctrlab has no %q command (ctrlab %s --help fails): the lesson needs it", sub, sub)
+					t.Skipf("this ctrlab lacks %q (ctrlab %s --help fails, or for run IMAGE its usage names no IMAGE): the lesson needs it", sub, strings.TrimSuffix(sub, " IMAGE"))
 				}
 			}
 			cmd := exec.Command(bin, "lesson", l.Name, "--auto", "--step-timeout", "60s")
@@ -386,9 +385,29 @@ func TestAllLessonsAuto(t *testing.T) {
 // line or after ; & | ( ! then do else (not in an echo's quoted words).
 var subcommandRe = regexp.MustCompile(`(?:^|[;&|(!]|\bthen|\bdo|\belse)\s*ctrlab +([a-z][a-z-]*)(?: +([a-z][a-z-]*))?`)
 
+// hasSubcommand probes the built binary: `ctrlab SUB --help` exits 0. For
+// "run IMAGE" the run command's usage must also name an IMAGE argument (a
+// run that only takes --rootfs cannot run the lessons' ctrlab/self).
+func hasSubcommand(bin, sub string) bool {
+	args := strings.Fields(strings.TrimSuffix(sub, " IMAGE"))
+	out, err := exec.Command(bin, append(args, "--help")...).Output()
+	if err != nil {
+		return false
+	}
+	if strings.HasSuffix(sub, " IMAGE") {
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "ctrlab run ") && strings.Contains(line, "IMAGE") {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
 // requiredSubcommands lists the ctrlab subcommands a lesson's steps call
 // ("image inspect" for the nested one). A `ctrlab run` without --rootfs
-// runs an image, so it needs the image store too ("images").
+// runs an image: "run IMAGE".
 func requiredSubcommands(l *lesson.Lesson) []string {
 	seen := map[string]bool{}
 	var subs []string
@@ -405,8 +424,7 @@ func requiredSubcommands(l *lesson.Lesson) []string {
 				case m[1] == "image" && m[2] != "":
 					add("image " + m[2])
 				case m[1] == "run" && !strings.Contains(line, "--rootfs"):
-					add("run")
-					add("images")
+					add("run IMAGE")
 				default:
 					add(m[1])
 				}
