@@ -133,12 +133,21 @@ func nspidDepth() (string, error) {
 var nsNames = []string{"cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"}
 
 // nsSharedWithPID1 counts the namespace kinds this process shares with PID
-// 1 (reading /proc/1/ns needs root).
+// 1 (reading /proc/1/ns needs root). Where PID 1 cannot be read even by
+// root (a protected init, as on some VMs), it compares with kthreadd, PID
+// 2, which always lives in the initial namespaces: on the host the answer
+// is the same.
 func nsSharedWithPID1() (string, error) {
+	ref := "1"
+	if _, err := os.Readlink("/proc/1/ns/uts"); err != nil {
+		if comm, cerr := os.ReadFile("/proc/2/comm"); cerr == nil && strings.TrimSpace(string(comm)) == "kthreadd" {
+			ref = "2"
+		}
+	}
 	n, seen := 0, 0
 	for _, k := range nsNames {
 		a, err1 := os.Readlink("/proc/self/ns/" + k)
-		b, err2 := os.Readlink("/proc/1/ns/" + k)
+		b, err2 := os.Readlink("/proc/" + ref + "/ns/" + k)
 		if err1 != nil {
 			continue // kind not supported by this kernel
 		}

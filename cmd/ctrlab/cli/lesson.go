@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,8 @@ type lessonOptions struct {
 	From  int
 	Reset bool
 	JSON  bool
+	// StepTimeout bounds each step's command (0: the runner's default).
+	StepTimeout time.Duration
 	// FS and Exe are test seams: the lessons to load and the ctrlab binary
 	// steps run (default: the embedded lessons and this executable).
 	FS  fs.FS
@@ -61,6 +64,9 @@ classroom machine, and the test suite to check every lesson.`,
 			if opts.From < 0 {
 				return flagErrorf("--from must be a step number (1 or more)")
 			}
+			if opts.StepTimeout < 0 {
+				return flagErrorf("--step-timeout must be positive")
+			}
 			if opts.Name == "" && (opts.Auto || opts.From > 0) {
 				return flagErrorf("--auto and --from need a lesson name")
 			}
@@ -78,6 +84,7 @@ classroom machine, and the test suite to check every lesson.`,
 	f.IntVar(&opts.From, "from", 0, "start at step `N` (1-based) instead of where you stopped")
 	f.BoolVar(&opts.Reset, "reset", false, "forget your progress (for NAME, or every lesson) first")
 	f.BoolVar(&opts.JSON, "json", false, "list lessons and progress as JSON")
+	f.DurationVar(&opts.StepTimeout, "step-timeout", 5*time.Minute, "kill a step's commands (its whole process group) after `D`")
 	return cmd
 }
 
@@ -145,6 +152,7 @@ func lessonRun(cmd *cobra.Command, app *App, opts *lessonOptions) error {
 	r := &lesson.Runner{
 		Out: app.Out, In: app.In, Render: lesson.Renderer{Color: useColor(app)},
 		Exe: exe, Progress: prog, Auto: opts.Auto, From: opts.From,
+		StepTimeout: opts.StepTimeout,
 	}
 	res, err := r.Run(cmd.Context(), l)
 	if err != nil {

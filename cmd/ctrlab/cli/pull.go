@@ -94,7 +94,13 @@ func pullRun(cmd *cobra.Command, app *App, o *pullOptions) error {
 	pr := newProgress(app.ErrOut)
 	opts = append(opts, image.WithProgress(pr.update))
 	fmt.Fprintf(app.ErrOut, "Pulling %s\n", o.Ref)
-	res, err := store.Pull(cmd.Context(), o.Ref, opts...)
+	var res *image.PullResult
+	if isSelfRef(o.Ref) {
+		// The built-in image is made from this binary, never downloaded.
+		res, err = image.EnsureSelf(cmd.Context(), store)
+	} else {
+		res, err = store.Pull(cmd.Context(), o.Ref, opts...)
+	}
 	pr.finish()
 	if err != nil {
 		return err
@@ -103,6 +109,16 @@ func pullRun(cmd *cobra.Command, app *App, o *pullOptions) error {
 		return writeJSON(app.Out, res)
 	}
 	return renderPull(app.Out, res)
+}
+
+// isSelfRef reports whether ref names the built-in image ctrlab/self.
+func isSelfRef(ref string) bool {
+	r, err := image.ParseReference(ref, false)
+	if err != nil {
+		return false
+	}
+	self, _ := image.ParseReference(image.SelfRef, false)
+	return r.Name() == self.Name()
 }
 
 func renderPull(w io.Writer, r *image.PullResult) error {
