@@ -89,7 +89,7 @@ func TestDetachedLogsStopRemove(t *testing.T) {
 	rootfs := busyboxRootfs(t)
 	ctx := context.Background()
 
-	cfg := NewConfig(rootfs, "sh", "-c", `echo hello-from-d; trap 'echo bye; exit 3' TERM; while :; do sleep 0.05; done`)
+	cfg := NewConfig(rootfs, "sh", "-c", `trap 'echo bye; exit 3' TERM; echo hello-from-d; while :; do sleep 0.05; done`)
 	cfg.Name = testutil.Name("d")
 	st, err := s.RunDetached(ctx, cfg, RunOptions{})
 	if err != nil {
