@@ -19,10 +19,10 @@ import (
 
 // pullResult is one tool's cold and warm timings over the rounds.
 type pullResult struct {
-	tool              string
-	cold, warm        []time.Duration
-	coldPull, warmPull[]time.Duration // ctrlab: the pull part alone
-	warmBytes         []int64         // ctrlab: bytes downloaded on the warm pull
+	tool               string
+	cold, warm         []time.Duration
+	coldPull, warmPull []time.Duration // ctrlab: the pull part alone
+	warmBytes          []int64         // ctrlab: bytes downloaded on the warm pull
 }
 
 // registry returns a registry address on loopback: CTRLAB_TEST_REGISTRY's,
