@@ -23,7 +23,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -46,8 +45,6 @@ type config struct {
 	keep        bool
 	profile     bool
 }
-
-func goarch() string { return runtime.GOARCH }
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == crunServerArg {

@@ -1,4 +1,7 @@
-package main
+// Package benchimg builds the images hack/bench and hack/soak use, offline
+// and deterministic: a one-layer busybox image and a multi-layer image of
+// pseudo-random files.
+package benchimg
 
 import (
 	"archive/tar"
@@ -9,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"time"
 
@@ -69,16 +73,16 @@ func newImage(layers ...v1.Layer) (v1.Image, error) {
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", goarch()
+	cf.OS, cf.Architecture = "linux", runtime.GOARCH
 	cf.Created = v1.Time{Time: t0}
 	cf.Config.Cmd = []string{"sh"}
 	cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	return mutate.ConfigFile(img, cf)
 }
 
-// busyboxTarball writes a docker-save tarball of a one-layer image made of
+// BusyboxTarball writes a docker-save tarball of a one-layer image made of
 // this machine's /bin/busybox and its applet links, tagged ref. Offline.
-func busyboxTarball(path, ref, busybox string) error {
+func BusyboxTarball(path, ref, busybox string) error {
 	bin, err := os.ReadFile(busybox)
 	if err != nil {
 		return fmt.Errorf("reading busybox (apt-get install busybox-static): %w", err)
@@ -110,9 +114,9 @@ func busyboxTarball(path, ref, busybox string) error {
 	return tarball.WriteToFile(path, tag, img)
 }
 
-// pushBigImage pushes a multi-layer image of deterministic pseudo-random
+// PushBigImage pushes a multi-layer image of deterministic pseudo-random
 // (incompressible) files: layers layers of mbPerLayer MiB each.
-func pushBigImage(ref string, layers, mbPerLayer int) (int64, error) {
+func PushBigImage(ref string, layers, mbPerLayer int) (int64, error) {
 	var ls []v1.Layer
 	for i := 0; i < layers; i++ {
 		var seed [32]byte
