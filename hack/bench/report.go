@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"fmt"
 	"os"
 	"os/exec"
@@ -259,6 +260,8 @@ func (r *report) markdown(c *config) string {
 	return s.String()
 }
 
-// analysisNotes is the hand-written reading of the profile; see
-// docs/benchmarks.md history for how it was obtained.
-var analysisNotes = ""
+// analysisNotes is the hand-written reading of the profile (notes.md):
+// update it when the numbers move.
+//
+//go:embed notes.md
+var analysisNotes string
