@@ -56,10 +56,10 @@ docs-check: ## fail if docs/cli/ is stale
 	@tmp=$$(mktemp -d) && $(GO) run ./hack/gendocs $$tmp && diff -r $$tmp docs/cli >/dev/null || { echo "docs/cli is stale: run make docs"; rm -rf $$tmp; exit 1; }; rm -rf $$tmp
 
 bench: build ## benchmarks against runc and crun; writes docs/benchmarks.md
-	hack/bench/run.sh
+	$(GO) run ./hack/bench -build=false $(BENCH_FLAGS)
 
 soak: build ## 1,000 runs and SIGKILLed runs; asserts nothing leaks
-	hack/soak/run.sh
+	$(GO) run ./hack/soak -n $(or $(SOAK_N),1000) -c $(or $(SOAK_C),10) $(SOAK_FLAGS)
 
 vm: ## the classroom VM (Vagrant)
 	vagrant up
