@@ -204,6 +204,7 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 
 	out := &res.Outside
 	out.HostPID = pid
+	res.initPID = cmd.Process.Pid
 	out.Inodes, _ = ns.Inodes(strconv.Itoa(pid))
 	out.NSPid = statusField(pid, "NSpid")
 	if u := statusField(pid, "Uid"); u != "" {
