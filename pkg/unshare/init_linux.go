@@ -79,7 +79,9 @@ func (c *initConfig) has(k ns.Kind) bool {
 
 // initMain runs as PID 1 of the new namespaces (when pid is among them):
 // it sets each namespace up, reports what it sees, waits for the parent's
-// go-ahead and execs the command. It never returns.
+// go-ahead and execs the command. With a time namespace it runs twice: the
+// first init makes the namespace and forks the second one into it
+// (relayMain). It never returns.
 func initMain() {
 	runtime.LockOSThread()
 	cfgPipe := os.NewFile(uintptr(envFD(envInitPipe, 3)), "initpipe")

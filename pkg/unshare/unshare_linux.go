@@ -60,8 +60,10 @@ func kernelRelease() string {
 //
 // The parent re-executes ctrlab as "ctrlab-unshare-init" with clone(2) flags
 // (CLONE_NEWNS|CLONE_NEWPID|...), and for a user namespace maps root inside
-// to the caller's uid and gid (uid_map "0 UID 1"). The time namespace is made
-// by the init itself with unshare(2) (see initMain).
+// to the caller's uid and gid (uid_map "0 UID 1"). The time namespace (and
+// then the PID namespace) is made by the init itself with unshare(2), and
+// entered by a process it forks (see initMain); Result.Outside describes
+// that process.
 //
 // Equivalent to: `unshare --mount --pid --fork --mount-proc ... CMD`.
 func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result, error) {
