@@ -1,15 +1,19 @@
 package unshare
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -38,12 +42,19 @@ type initConfig struct {
 	Config
 	DemoMount string `json:"demoMount,omitempty"`
 	MsgKey    int    `json:"msgKey,omitempty"`
+	// UnsharePID asks the init to make the PID namespace together with the
+	// time namespace (the parent leaves CLONE_NEWPID out of its clone).
+	UnsharePID bool `json:"unsharePid,omitempty"`
+	// TimeNS is the inode of the new time namespace, for the forked init
+	// to check it is inside.
+	TimeNS uint64 `json:"timeNs,omitempty"`
 }
 
 // message is one JSON line on the evidence pipe.
 type message struct {
-	View *View      `json:"view,omitempty"`
-	Err  *InitError `json:"error,omitempty"`
+	View  *View      `json:"view,omitempty"`
+	Err   *InitError `json:"error,omitempty"`
+	Child int        `json:"childPid,omitempty"` // the forked init's PID (time namespace)
 }
 
 func init() {
@@ -68,7 +79,9 @@ func (c *initConfig) has(k ns.Kind) bool {
 
 // initMain runs as PID 1 of the new namespaces (when pid is among them):
 // it sets each namespace up, reports what it sees, waits for the parent's
-// go-ahead and execs the command. It never returns.
+// go-ahead and execs the command. With a time namespace it runs twice: the
+// first init makes the namespace and forks the second one into it
+// (relayMain). It never returns.
 func initMain() {
 	runtime.LockOSThread()
 	cfgPipe := os.NewFile(uintptr(envFD(envInitPipe, 3)), "initpipe")
@@ -105,28 +118,37 @@ func initMain() {
 
 	if cfg.has(ns.Time) && !stage2 {
 		// clone(CLONE_NEWTIME) would enter the namespace at once and freeze
-		// its offsets at 0. unshare(2) only sets time_for_children; offsets
-		// are written while nobody is inside; exec then moves us in.
-		if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
-			fail(1, "unshare(CLONE_NEWTIME)", "", err)
+		// its offsets at 0. unshare(2) only sets time_for_children (of this
+		// thread: hence the lock); offsets are written while nobody is
+		// inside; a forked child is the first process in it. PID comes here
+		// too, so that child is also PID 1 (`unshare --pid --time --fork`).
+		flags := unix.CLONE_NEWTIME
+		op := "unshare(CLONE_NEWTIME)"
+		if cfg.UnsharePID {
+			flags |= unix.CLONE_NEWPID
+			op = "unshare(CLONE_NEWTIME|CLONE_NEWPID)"
+		}
+		if err := unix.Unshare(flags); err != nil {
+			fail(1, op, "", err)
 		}
 		offs := fmt.Sprintf("monotonic %s\nboottime %s\n", secNsec(cfg.MonotonicOffset), secNsec(cfg.BoottimeOffset))
 		if err := writeFile("/proc/self/timens_offsets", offs); err != nil {
 			fail(1, "writing time offsets to", "/proc/self/timens_offsets", err)
 		}
-		b, _ := json.Marshal(cfg)
-		env := append(os.Environ(), envStage+"=2", envConfig+"="+string(b))
-		if err := unix.Exec(reexec.Self, []string{initName}, env); err != nil {
-			fail(1, "re-executing into the time namespace", reexec.Self, err)
+		link, err := os.Readlink("/proc/self/ns/time_for_children")
+		if err != nil {
+			fail(1, "reading", "/proc/self/ns/time_for_children", err)
 		}
+		if cfg.TimeNS, err = ns.ParseLink(link); err != nil {
+			fail(1, "reading", "/proc/self/ns/time_for_children", err)
+		}
+		relayMain(&cfg, cfgPipe, evPipe, send, fail)
 	}
 	if cfg.has(ns.Time) {
-		cur, _ := ns.Inode("self", ns.Time)
-		link, _ := os.Readlink("/proc/self/ns/time_for_children")
-		want, _ := ns.ParseLink(link)
-		if cur != want {
-			fail(1, "entering the time namespace", "", errors.New(
-				"this kernel does not move a process into its new time namespace on execve (added in Linux 6.0)"))
+		cur, err := ns.Inode("self", ns.Time)
+		if err != nil || cur != cfg.TimeNS {
+			fail(1, "entering the time namespace", "", fmt.Errorf(
+				"the forked init is in time:[%d], not the new time:[%d] (%v)", cur, cfg.TimeNS, err))
 		}
 	}
 	if cfg.has(ns.Mount) {
@@ -201,6 +223,95 @@ func initMain() {
 	unix.CloseOnExec(int(evPipe.Fd()))
 	if err := unix.Exec(path, args, env); err != nil {
 		fail(126, "executing", path, err)
+	}
+}
+
+// relayMain forks the init that goes on in the new time (and PID)
+// namespace, reports its PID to the parent, and exits with its status.
+// It never returns.
+func relayMain(cfg *initConfig, cfgPipe, evPipe *os.File, send func(message), fail func(int, string, string, error)) {
+	b, _ := json.Marshal(cfg)
+	env := append(os.Environ(), envStage+"=2", envConfig+"="+string(b))
+	path, err := syscall.BytePtrFromString(reexec.Self)
+	if err != nil {
+		fail(1, "preparing the fork of", reexec.Self, err)
+	}
+	argv, err := syscall.SlicePtrFromStrings([]string{initName})
+	if err != nil {
+		fail(1, "preparing the fork of", reexec.Self, err)
+	}
+	envv, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		fail(1, "preparing the fork of", reexec.Self, err)
+	}
+	var syncP, errP [2]int
+	if err := unix.Pipe2(syncP[:], unix.O_CLOEXEC); err != nil {
+		fail(1, "creating the fork pipes", "", err)
+	}
+	if err := unix.Pipe2(errP[:], unix.O_CLOEXEC); err != nil {
+		fail(1, "creating the fork pipes", "", err)
+	}
+	spec := &forkSpec{path: path, argv: &argv[0], envv: &envv[0],
+		syncR: uintptr(syncP[0]), syncW: uintptr(syncP[1]), errR: uintptr(errP[0]), errW: uintptr(errP[1])}
+	if !cfg.UnsharePID {
+		spec.ppid = uintptr(os.Getpid()) // in a new PID namespace getppid() is 0
+	}
+	pid, errno := forkExec(spec)
+	runtime.KeepAlive(argv)
+	runtime.KeepAlive(envv)
+	if errno != 0 {
+		fail(1, "fork(2) into the new time namespace", "", fmt.Errorf(
+			"%w (a plain fork needs Linux 5.6 or newer for time namespaces, running %s)", errno, kernelRelease()))
+	}
+	unix.Close(syncP[0])
+	unix.Close(errP[1])
+	// Like a shell waiting for its job: the terminal's ^C and ^\ reach the
+	// child directly (same process group); others are passed on.
+	signal.Ignore(unix.SIGINT, unix.SIGQUIT)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2)
+	go func() {
+		for s := range sigs {
+			_ = unix.Kill(pid, s.(syscall.Signal))
+		}
+	}()
+
+	// Our PID namespace is the parent's: this PID is the one it sees.
+	send(message{Child: pid})
+	if _, err := unix.Write(syncP[1], []byte{'g'}); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		wait(pid)
+		fail(1, "starting the forked init", "", err)
+	}
+	unix.Close(syncP[1])
+	var eb [4]byte
+	n, _ := io.ReadFull(os.NewFile(uintptr(errP[0]), "execerr"), eb[:])
+	if n == len(eb) {
+		wait(pid)
+		fail(1, "executing the forked init", reexec.Self, syscall.Errno(binary.NativeEndian.Uint32(eb[:])))
+	}
+	// The forked init holds the pipes now; the parent must see EOF when
+	// it execs the command.
+	cfgPipe.Close()
+	evPipe.Close()
+	os.Exit(wait(pid))
+}
+
+// wait reaps pid and returns its exit status the way a shell reports it.
+func wait(pid int) int {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 1
+		}
+		if ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
 	}
 }
 

@@ -95,6 +95,7 @@ type Result struct {
 	boottime   time.Duration
 	hostname   string
 	implicitNS []ns.Kind
+	initPID    int // the process Run started (with time, the parent of HostPID)
 }
 
 // Option tunes Run.

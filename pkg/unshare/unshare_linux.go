@@ -60,8 +60,10 @@ func kernelRelease() string {
 //
 // The parent re-executes ctrlab as "ctrlab-unshare-init" with clone(2) flags
 // (CLONE_NEWNS|CLONE_NEWPID|...), and for a user namespace maps root inside
-// to the caller's uid and gid (uid_map "0 UID 1"). The time namespace is made
-// by the init itself with unshare(2) (see initMain).
+// to the caller's uid and gid (uid_map "0 UID 1"). The time namespace (and
+// then the PID namespace) is made by the init itself with unshare(2), and
+// entered by a process it forks (see initMain); Result.Outside describes
+// that process.
 //
 // Equivalent to: `unshare --mount --pid --fork --mount-proc ... CMD`.
 func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result, error) {
@@ -124,7 +126,13 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	cmd.Env = append(cleanEnv(os.Environ()), envInitPipe+"=3", envEvidencePipe+"=4")
 	var flags uintptr
 	for _, k := range kinds {
-		if k != ns.Time { // made by the init with unshare(2), see initMain
+		switch {
+		case k == ns.Time: // made by the init with unshare(2), see initMain
+		case k == ns.PID && has[ns.Time]:
+			// Made with the time namespace, so the init's forked child is
+			// PID 1 of it and in the new time namespace.
+			ic.UnsharePID = true
+		default:
 			flags |= k.CloneFlag()
 		}
 	}
@@ -162,7 +170,6 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	if err != nil {
 		return nil, &CloneError{Flags: ns.FlagString(ns.Flags(kinds)), Err: unwrapStart(err)}
 	}
-	res.Outside.HostPID = cmd.Process.Pid
 	kill := func() error {
 		_ = cmd.Process.Kill()
 		<-waited
@@ -177,7 +184,14 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 		kill()
 		return nil, fmt.Errorf("sending config to the init: %w", err)
 	}
+	// With a time namespace the init forks: the process in the namespaces
+	// is its child, whose PID comes first.
+	pid := cmd.Process.Pid
 	m, err := readMessage(ev)
+	if err == nil && m.Child != 0 {
+		pid = m.Child
+		m, err = readMessage(ev)
+	}
 	if err != nil || m.View == nil {
 		werr := <-waited
 		if m != nil && m.Err != nil {
@@ -190,8 +204,9 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	}
 	res.Inside = *m.View
 
-	pid := cmd.Process.Pid
 	out := &res.Outside
+	out.HostPID = pid
+	res.initPID = cmd.Process.Pid
 	out.Inodes, _ = ns.Inodes(strconv.Itoa(pid))
 	out.NSPid = statusField(pid, "NSpid")
 	if u := statusField(pid, "Uid"); u != "" {

@@ -79,8 +79,35 @@ func assertNoLeftovers(t *testing.T, res *Result) {
 	}
 	// The init was waited for: its PID must not be our child any more.
 	var ws unix.WaitStatus
-	if pid, err := unix.Wait4(res.Outside.HostPID, &ws, unix.WNOHANG, nil); err == nil && pid != 0 {
-		t.Errorf("init %d was not reaped by Run", res.Outside.HostPID)
+	if res.initPID == 0 {
+		t.Errorf("Run did not record the init's PID")
+	}
+	if pid, err := unix.Wait4(res.initPID, &ws, unix.WNOHANG, nil); err == nil && pid != 0 {
+		t.Errorf("init %d was not reaped by Run", res.initPID)
+	}
+	if res.Outside.HostPID != res.initPID { // the init forked (time namespace)
+		waitGone(t, res.Outside.HostPID)
+	}
+}
+
+// waitGone polls until pid no longer exists or is a zombie (killed, and
+// waiting to be reaped by whoever inherited it).
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && bytes.HasPrefix(b[i+1:], []byte(" Z")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("process %d still alive: %s", pid, b)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -315,6 +342,70 @@ func TestRunTime(t *testing.T) {
 	if d := seconds(t, res.Inside.Monotonic) - seconds(t, res.Host.Monotonic); d < mono.Seconds()-60 {
 		t.Errorf("CLOCK_MONOTONIC inside is %.0fs ahead, want about %v", d, mono)
 	}
+}
+
+// TestRunTimePID checks the init forked into the new time namespace is
+// PID 1 of the new PID namespace, and relays the command's exit status.
+func TestRunTimePID(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireKernel(t, 5, 6)
+	res, out := run(t, Config{Kinds: []ns.Kind{ns.Time, ns.PID}, BoottimeOffset: time.Hour})
+	assertNewNS(t, res, ns.Time, ns.PID, ns.Mount)
+	if res.Inside.PID != 1 || fmt.Sprint(res.Inside.ProcPIDs) != "[1]" {
+		t.Errorf("inside: PID %d, /proc lists %v; want PID 1 alone", res.Inside.PID, res.Inside.ProcPIDs)
+	}
+	if f := strings.Fields(res.Outside.NSPid); len(f) != 2 || f[0] != strconv.Itoa(res.Outside.HostPID) || f[1] != "1" {
+		t.Errorf("NSpid = %q, want \"%d 1\"", res.Outside.NSPid, res.Outside.HostPID)
+	}
+	if !strings.Contains(out, "inside: pid 1,") {
+		t.Errorf("inside view:\n%s", out)
+	}
+
+	res, err := Run(context.Background(), Config{Kinds: []ns.Kind{ns.Time, ns.PID}, Args: []string{busybox, "sh", "-c", "exit 7"}}, Stdio{})
+	if err != nil || res.ExitCode != 7 {
+		t.Fatalf("exit 7: res=%+v err=%v", res, err)
+	}
+	assertNoLeftovers(t, res)
+	res, err = Run(context.Background(), Config{Kinds: []ns.Kind{ns.Time}, Args: []string{busybox, "sh", "-c", "kill -TERM $$"}}, Stdio{})
+	if err != nil || res.ExitCode != 128+int(unix.SIGTERM) {
+		t.Fatalf("killed by SIGTERM: res=%+v err=%v; want exit %d", res, err, 128+int(unix.SIGTERM))
+	}
+	assertNoLeftovers(t, res)
+	res, err = Run(context.Background(), Config{Kinds: []ns.Kind{ns.Time}, Args: []string{"ctrlab-no-such-command"}}, Stdio{})
+	if !errors.Is(err, ErrCommandNotFound) || res == nil || res.ExitCode != 127 {
+		t.Fatalf("missing command: res=%+v err=%v; want ErrCommandNotFound, exit 127", res, err)
+	}
+	assertNoLeftovers(t, res)
+}
+
+// TestRunTimeCancelKillsBoth: cancelling kills the init, and its forked
+// child in the time namespace dies with it (PR_SET_PDEATHSIG).
+func TestRunTimeCancelKillsBoth(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireKernel(t, 5, 6)
+	ctx, cancel := context.WithCancel(context.Background())
+	var r *Result
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, Config{Kinds: []ns.Kind{ns.Time}, Args: []string{busybox, "sleep", "600"}}, Stdio{},
+			WithReady(func(res *Result) error { r = res; cancel(); return nil }))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("Run did not return after cancel")
+	}
+	if r.initPID == r.Outside.HostPID {
+		t.Fatalf("init %d did not fork a child into the time namespace", r.initPID)
+	}
+	if err := unix.Kill(r.initPID, 0); !errors.Is(err, unix.ESRCH) {
+		t.Errorf("init %d still exists after cancel (kill 0: %v)", r.initPID, err)
+	}
+	waitGone(t, r.Outside.HostPID)
 }
 
 func seconds(t *testing.T, s string) float64 {
