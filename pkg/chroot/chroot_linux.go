@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -133,7 +132,7 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	}
 	m, _ = c.recv() // EOF when the exec succeeded
 	werr := c.wait()
-	res.ExitCode = exitCode(werr)
+	res.ExitCode = reexec.ExitStatus(werr)
 	if m != nil && m.Err != nil {
 		return res, m.Err
 	}
@@ -170,7 +169,7 @@ func startChild(name string, stdio Stdio) (*child, error) {
 	cmd := reexec.Command(name)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
 	cmd.ExtraFiles = []*os.File{cfgR, evW}
-	cmd.Env = append(cleanEnv(os.Environ()), envIn+"=3", envOut+"=4")
+	cmd.Env = append(reexec.CleanEnv(os.Environ()), envIn+"=3", envOut+"=4")
 	c := &child{cmd: cmd, cfgW: cfgW, evR: evR, ev: bufio.NewReader(evR), waited: make(chan error, 1)}
 	started := make(chan error, 1)
 	go func() {
@@ -325,7 +324,7 @@ func initMain() {
 	}
 	unix.CloseOnExec(int(s.in.Fd()))
 	unix.CloseOnExec(int(s.out.Fd()))
-	if err := unix.Exec(path, cfg.Args, cleanEnv(os.Environ())); err != nil {
+	if err := unix.Exec(path, cfg.Args, reexec.CleanEnv(os.Environ())); err != nil {
 		s.fail(126, "executing", path, err)
 	}
 }
@@ -341,30 +340,6 @@ func listDir(dir string) []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-func cleanEnv(env []string) []string {
-	out := env[:0:0]
-	for _, e := range env {
-		if !strings.HasPrefix(e, "_CTRLAB_") {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal())
-		}
-		return ee.ExitCode()
-	}
-	return -1
 }
 
 // MakeBusyboxRootfs builds a minimal rootfs in dir: bin/busybox copied from

@@ -201,7 +201,7 @@ func initMain() {
 	}
 
 	path, args := reexec.Self, []string{showName}
-	env := cleanEnv(os.Environ())
+	env := reexec.CleanEnv(os.Environ())
 	if len(cfg.Args) > 0 {
 		args = cfg.Args
 		p, err := exec.LookPath(args[0])
@@ -336,16 +336,6 @@ func envFD(name string, def int) int {
 		return n
 	}
 	return def
-}
-
-func cleanEnv(env []string) []string {
-	out := env[:0:0]
-	for _, e := range env {
-		if !strings.HasPrefix(e, "_CTRLAB_") {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // readLine reads up to '\n' one byte at a time, so nothing after the line

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -123,7 +122,7 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	cmd := reexec.Command(initName)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
 	cmd.ExtraFiles = []*os.File{cfgR, evW}
-	cmd.Env = append(cleanEnv(os.Environ()), envInitPipe+"=3", envEvidencePipe+"=4")
+	cmd.Env = append(reexec.CleanEnv(os.Environ()), envInitPipe+"=3", envEvidencePipe+"=4")
 	var flags uintptr
 	for _, k := range kinds {
 		switch {
@@ -238,7 +237,7 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	// The pipe closes on a successful exec (O_CLOEXEC); a message is an error.
 	m, _ = readMessage(ev)
 	werr := <-waited
-	res.ExitCode = exitCode(werr)
+	res.ExitCode = reexec.ExitStatus(werr)
 	if m != nil && m.Err != nil {
 		return res, m.Err
 	}
@@ -268,20 +267,6 @@ func readMessage(r *bufio.Reader) (*message, error) {
 		return nil, fmt.Errorf("decoding init message: %w", err)
 	}
 	return &m, nil
-}
-
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal())
-		}
-		return ee.ExitCode()
-	}
-	return -1
 }
 
 func unwrapStart(err error) error {
