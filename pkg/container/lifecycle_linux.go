@@ -64,6 +64,10 @@ func (s *Store) run(ctx context.Context, st *State, ro RunOptions, opts ...Optio
 		return -1, err
 	}
 	o := newOptions(opts)
+	if err := createAll(withNarrator(ctx, o.explain), cfg.Resources); err != nil {
+		s.discard(st.ID, cfg.Resources)
+		return -1, err
+	}
 	c, err := Start(ctx, cfg, opts...)
 	if err != nil {
 		// Roll back: nothing of a container that never ran is kept.
