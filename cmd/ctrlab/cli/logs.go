@@ -2,7 +2,6 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
-
 )
 
 type logsOptions struct {

@@ -397,6 +397,12 @@ func runRun(cmd *cobra.Command, app *App, o *runOptions) error {
 	if err := requireRoot("ctrlab run"); err != nil {
 		return err
 	}
+	// A closed stdout/stderr (ctrlab run ... | head) must not kill ctrlab
+	// with SIGPIPE before it releases the container's resources. A handler
+	// (not SIG_IGN) so the container's process still gets the default.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
 	var narrate func(*explain.Report)
 	if o.Explain {
 		narrate = func(r *explain.Report) {
@@ -430,12 +436,6 @@ func runRun(cmd *cobra.Command, app *App, o *runOptions) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
 	defer signal.Stop(sigs)
-	// A closed stdout/stderr (ctrlab run ... | head) must not kill ctrlab
-	// with SIGPIPE before it releases the container's resources. A handler
-	// (not SIG_IGN) so the container's process still gets the default.
-	pipe := make(chan os.Signal, 1)
-	signal.Notify(pipe, syscall.SIGPIPE)
-	defer signal.Stop(pipe)
 	ro := container.RunOptions{AutoRemove: o.Rm, Signals: sigs}
 	var restore func()
 	if o.TTY {
