@@ -101,8 +101,8 @@ func writeBusyboxLayout(dir, busybox, arch string) error {
 		}
 	}
 	files := map[string]string{
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
+		"etc/passwd":     "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+		"etc/group":      "root:x:0:\nnogroup:x:65534:\n",
 		"www/index.html": "hello from busybox httpd\n",
 	}
 	for _, n := range []string{"etc/passwd", "etc/group", "www/index.html"} {
