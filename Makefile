@@ -5,7 +5,7 @@ BIN       := bin
 LDFLAGS   := -s -w
 export CGO_ENABLED := 0
 
-.PHONY: help build test test-race test-root test-unit test-e2e test-cgroup2 test-arm64 lint cross docs docs-check bench soak vm clean
+.PHONY: help build test test-race test-root test-unit test-e2e test-cgroup2 test-arm64 test-arm64-run lint cross docs docs-check bench soak vm clean
 
 help: ## show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test-cgroup2: ## root tests inside a pure cgroup-v2 kernel booted under QEMU
 test-arm64: ## unit tests built for arm64, run under qemu-user (binfmt registered for re-exec)
 	hack/binfmt.sh register
 	CTRLAB_TEST_NOROOT=1 GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64-static $(PKGS); rc=$$?; hack/binfmt.sh unregister; exit $$rc
+
+test-arm64-run: ## root: `ctrlab run` of the arm64 busybox image under qemu-user (binfmt registered, then removed)
+	hack/arm64-run.sh
 
 lint: ## gofmt + go vet (for linux and, as the Vagrant host would, darwin)
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -64,6 +64,10 @@ func (s *Store) run(ctx context.Context, st *State, ro RunOptions, opts ...Optio
 		return -1, err
 	}
 	o := newOptions(opts)
+	if err := createAll(withNarrator(ctx, o.explain), cfg.Resources); err != nil {
+		s.discard(st.ID, cfg.Resources)
+		return -1, err
+	}
 	c, err := Start(ctx, cfg, opts...)
 	if err != nil {
 		// Roll back: nothing of a container that never ran is kept.
@@ -358,13 +362,16 @@ func (s *Store) Stop(name string, timeout time.Duration) (*State, error) {
 	return s.Get(st.ID)
 }
 
-// waitOwner waits (bounded) for the owner to record the exit.
+// waitOwner waits (bounded) for the owner to record the exit and, when the
+// owner is another process (ctrlab run, the shim), for it to finish
+// releasing and exit, so that nothing writes in the store after we return.
 func (s *Store) waitOwner(st *State) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && alive(st.OwnerPid, st.OwnerStart) {
 		cur, err := s.read(st.ID)
-		if err != nil || (cur.Status != Running && cur.Status != Creating) {
-			return
+		recorded := err != nil || (cur.Status != Running && cur.Status != Creating)
+		if recorded && st.OwnerPid == os.Getpid() {
+			return // we are the owner (a library caller): it finishes after we return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/ctrlab/ctrlab/pkg/explain"
 )
 
 // Resource is one kernel object a container owns, recorded in state.json
@@ -35,6 +37,13 @@ func (r Resource) String() string {
 
 // Handler plugs a kind of resource into the container lifecycle.
 type Handler struct {
+	// Create makes the object. It runs in the process that owns the
+	// container (ctrlab run, or the detached shim) once the state recording
+	// the resource is written and before the init is cloned: mount the
+	// overlay rootfs, mkdir the cgroup and write its limits. On an error
+	// every resource is released (Release must cope with a half-made one).
+	// It may be nil.
+	Create func(ctx context.Context, r Resource) error
 	// Attach runs in the process that owns the container (ctrlab run, or the
 	// detached shim) after the container's init exists and before it execs
 	// the user's process: add the PID to a cgroup, move a veth into
@@ -64,6 +73,52 @@ func handlerFor(kind string) (Handler, bool) {
 	defer handlersMu.RUnlock()
 	h, ok := handlers[kind]
 	return h, ok
+}
+
+// createAll runs the Create handlers in order.
+func createAll(ctx context.Context, rs []Resource) error {
+	for _, r := range rs {
+		h, ok := handlerFor(r.Kind)
+		if !ok {
+			return fmt.Errorf("creating %s: no handler registered for kind %q", r, r.Kind)
+		}
+		if h.Create == nil {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := h.Create(ctx, r); err != nil {
+			return fmt.Errorf("creating %s: %w", r, err)
+		}
+	}
+	return nil
+}
+
+type narratorKey struct{}
+
+// withNarrator makes Narrate(ctx, ...) reach fn.
+func withNarrator(ctx context.Context, fn func(*explain.Report)) context.Context {
+	if fn == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, narratorKey{}, fn)
+}
+
+// Narrate hands r to the WithExplain callback of the Run or Start whose
+// Create or Attach handler is running; without --explain it does nothing.
+// Handlers use it to show the kernel state they produced.
+func Narrate(ctx context.Context, r *explain.Report) {
+	if fn, ok := ctx.Value(narratorKey{}).(func(*explain.Report)); ok && r != nil {
+		fn(r)
+	}
+}
+
+// Narrating reports whether Narrate(ctx, ...) reaches anyone (so a handler
+// can skip building a report nobody reads).
+func Narrating(ctx context.Context) bool {
+	_, ok := ctx.Value(narratorKey{}).(func(*explain.Report))
+	return ok
 }
 
 // attachAll runs the Attach handlers in order.

@@ -222,7 +222,7 @@ func Start(ctx context.Context, cfg *Config, opts ...Option) (*Container, error)
 			return abort(fmt.Errorf("after start: %w", err))
 		}
 	}
-	if err := attachAll(ctx, c.Pid, cfg.Resources); err != nil {
+	if err := attachAll(withNarrator(ctx, o.explain), c.Pid, cfg.Resources); err != nil {
 		return abort(err)
 	}
 	if err := enc.Encode(goMessage{Go: true}); err != nil {

@@ -7,7 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ctrlab/ctrlab/pkg/assemble"
 	"github.com/ctrlab/ctrlab/pkg/container"
+	"github.com/ctrlab/ctrlab/pkg/image"
 )
 
 // containerCmds are the whole-container commands: run, ps, exec, logs,
@@ -19,13 +21,14 @@ func containerCmds(app *App) []*cobra.Command {
 	}
 }
 
-// defaultRoot is the container state root: $CTRLAB_ROOT, else
-// /var/lib/ctrlab/containers.
-func defaultRoot() string {
-	if r := os.Getenv("CTRLAB_ROOT"); r != "" {
-		return r
-	}
-	return container.DefaultRoot
+// defaultRoot is ctrlab's store root R: $CTRLAB_ROOT, else /var/lib/ctrlab.
+// Images live in R/images, layers in R/layers, containers in
+// R/containers, network state in R/net.
+func defaultRoot() string { return image.DefaultRoot() }
+
+// containerStore is the container state store under the store root.
+func containerStore(root string) *container.Store {
+	return container.NewStore(assemble.ContainersDir(rootOf(root)))
 }
 
 // addRootFlag binds --root, shared by every container command.
@@ -36,7 +39,7 @@ func addRootFlag(cmd *cobra.Command, p *string) {
 // containerPID resolves a container name to the host PID of its init, for
 // `ctrlab inspect NAME`. The store root comes from $CTRLAB_ROOT.
 func containerPID(app *App, name string) (int, error) {
-	st, err := container.NewStore(defaultRoot()).Get(name)
+	st, err := containerStore(defaultRoot()).Get(name)
 	if err != nil {
 		return 0, flagErrorf("%q is not a PID, \"self\" or a container name", name)
 	}

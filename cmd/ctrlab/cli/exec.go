@@ -84,7 +84,7 @@ func execRun(cmd *cobra.Command, app *App, o *execOptions) error {
 			}
 		}
 	}
-	code, err := container.NewStore(o.Root).Exec(cmd.Context(), o.Name, o.Args, eo,
+	code, err := containerStore(o.Root).Exec(cmd.Context(), o.Name, o.Args, eo,
 		container.WithStdio(stdin, app.Out, app.ErrOut))
 	if err != nil {
 		return err

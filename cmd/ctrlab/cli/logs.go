@@ -2,8 +2,6 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
-
-	"github.com/ctrlab/ctrlab/pkg/container"
 )
 
 type logsOptions struct {
@@ -33,7 +31,7 @@ Equivalent to: cat (or tail -f) $CTRLAB_ROOT/<id>/container.log`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return container.NewStore(opts.Root).Logs(cmd.Context(), opts.Name, opts.Follow, app.Out)
+			return containerStore(opts.Root).Logs(cmd.Context(), opts.Name, opts.Follow, app.Out)
 		},
 	}
 	addRootFlag(cmd, &opts.Root)

@@ -46,7 +46,7 @@ shows it as dead.`,
 }
 
 func psRun(app *App, o *psOptions) error {
-	all, err := container.NewStore(o.Root).List()
+	all, err := containerStore(o.Root).List()
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/ctrlab/ctrlab/pkg/container"
 )
 
 type rmOptions struct {
@@ -34,7 +32,7 @@ ctrlab that was SIGKILLed half-way through.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			s := container.NewStore(opts.Root)
+			s := containerStore(opts.Root)
 			var errs []error
 			for _, n := range opts.Names {
 				if err := s.Remove(n, opts.Force); err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ctrlab/ctrlab/pkg/container"
+	"github.com/ctrlab/ctrlab/pkg/image"
 	"github.com/ctrlab/ctrlab/pkg/ns"
 )
 
@@ -42,7 +43,7 @@ func TestRunFlags(t *testing.T) {
 	if o.Limits.MemoryBytes != 64<<20 || o.Limits.Pids != 10 {
 		t.Errorf("limits %+v", o.Limits)
 	}
-	cfg, err := o.buildConfig()
+	cfg, err := o.buildConfig(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,11 +75,12 @@ func TestRunFlags(t *testing.T) {
 
 func TestRunFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"sh"}, // no --rootfs
 		{"--rootfs", "/r", "-d", "-t", "sh"},
-		{"--rootfs", "/r", "--network", "bridge", "sh"},
 		{"--rootfs", "/r", "--network", "wat", "sh"},
-		{"--rootfs", "/r", "-p", "8080:80", "sh"},
+		{"--rootfs", "/r", "--network", "none", "-p", "8080:80", "sh"},
+		{"-p", "80", "busybox"},
+		{"--bridge", "br0", "busybox"},
+		{"--rootfs", "/r", "--platform", "linux/arm64", "sh"},
 		{"--rootfs", "/r", "-m", "lots", "sh"},
 		{"--rootfs", "/r", "-v", "relative:/x", "sh"},
 		{"--rootfs", "/r", "--cap-add", "CAP_NOPE", "sh"},
@@ -121,5 +123,60 @@ func TestContainerCmdsParse(t *testing.T) {
 	}
 	if stop.Timeout != 3 || len(stop.Names) != 2 {
 		t.Errorf("stop parsed %+v", stop)
+	}
+}
+
+func TestRunImageArgs(t *testing.T) {
+	img := &image.ImageConfig{Entrypoint: []string{"/ep"}, Cmd: []string{"default"}, Env: []string{"A=img", "B=img"},
+		WorkingDir: "/srv", User: "daemon"}
+	for _, tc := range []struct {
+		args      []string
+		wantImage string
+		wantArgs  []string
+	}{
+		{nil, "", []string{"/ep", "default"}},
+		{[]string{"busybox"}, "busybox", []string{"/ep", "default"}},
+		{[]string{"busybox", "x", "-n"}, "busybox", []string{"/ep", "x", "-n"}},
+		{[]string{"--entrypoint", "/bin/sh", "busybox"}, "busybox", []string{"/bin/sh"}},
+		{[]string{"--entrypoint", "/bin/sh", "busybox", "-c", "true"}, "busybox", []string{"/bin/sh", "-c", "true"}},
+	} {
+		o, err := parseRun(t, tc.args...)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if o.Image != tc.wantImage {
+			t.Errorf("%q: image %q, want %q", tc.args, o.Image, tc.wantImage)
+		}
+		cfg, err := o.buildConfig(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(cfg.Args, tc.wantArgs) {
+			t.Errorf("%q: args %q, want %q", tc.args, cfg.Args, tc.wantArgs)
+		}
+		if cfg.Cwd != "/srv" || cfg.User != "daemon" {
+			t.Errorf("%q: cwd %q user %q: the image's WorkingDir and User must apply", tc.args, cfg.Cwd, cfg.User)
+		}
+	}
+	o, err := parseRun(t, "-e", "A=flag", "-w", "/w", "-u", "1:2", "busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.buildConfig(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Join(cfg.Env, " ")
+	if !strings.Contains(env, "A=flag") || !strings.Contains(env, "B=img") || strings.Contains(env, "A=img") {
+		t.Errorf("env %q: -e overrides the image's Env, which is kept otherwise", env)
+	}
+	if cfg.Cwd != "/w" || cfg.User != "1:2" {
+		t.Errorf("-w/-u must override the image: cwd %q user %q", cfg.Cwd, cfg.User)
+	}
+	if _, err := (&runOptions{Image: "x"}).buildConfig(&image.ImageConfig{}); err == nil {
+		t.Error("an image with no Entrypoint/Cmd and no CMD must be an error")
+	}
+	if o.Network != "bridge" {
+		t.Errorf("default network %q, want bridge (as docker)", o.Network)
 	}
 }

@@ -9,8 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
-
-	"github.com/ctrlab/ctrlab/pkg/container"
 )
 
 type stopOptions struct {
@@ -44,7 +42,7 @@ Equivalent to: kill -TERM PID; sleep T; kill -KILL PID`,
 			if runF != nil {
 				return runF(opts)
 			}
-			s := container.NewStore(opts.Root)
+			s := containerStore(opts.Root)
 			var errs []error
 			for _, n := range opts.Names {
 				if _, err := s.Stop(n, time.Duration(opts.Timeout)*time.Second); err != nil {
@@ -89,7 +87,7 @@ Equivalent to: kill -SIGNAL PID (the host PID shown by ctrlab ps)`,
 			if runF != nil {
 				return runF(opts)
 			}
-			s := container.NewStore(opts.Root)
+			s := containerStore(opts.Root)
 			var errs []error
 			for _, n := range opts.Names {
 				if err := s.Kill(n, sig); err != nil {
