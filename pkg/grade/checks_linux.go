@@ -5,10 +5,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +21,8 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/ctrlab/ctrlab/pkg/inspect"
+	"github.com/ctrlab/ctrlab/pkg/netsetup"
 	"github.com/ctrlab/ctrlab/pkg/ns"
 	"github.com/ctrlab/ctrlab/pkg/overlay"
 )
@@ -49,6 +51,8 @@ var evaluators = map[string]evalFunc{
 	"mount":         checkMount,
 	"copy-up":       checkCopyUp,
 	"whiteout":      checkWhiteout,
+	"neigh":         checkNeigh,
+	"same-lowers":   checkSameLowers,
 }
 
 func pass(expected, found string) CheckResult {
@@ -200,19 +204,9 @@ func inNamespace(path string, nstype int, unshareFS bool, fn func() error) error
 	return <-errc
 }
 
-// HostnameOf returns the hostname seen inside pid's UTS namespace.
-func HostnameOf(pid int) (string, error) {
-	var name string
-	err := inNamespace(fmt.Sprintf("/proc/%d/ns/uts", pid), unix.CLONE_NEWUTS, false, func() error {
-		var u unix.Utsname
-		if err := unix.Uname(&u); err != nil {
-			return err
-		}
-		name = unix.ByteSliceToString(u.Nodename[:])
-		return nil
-	})
-	return name, err
-}
+// HostnameOf returns the hostname seen inside pid's UTS namespace
+// (setns into it on a locked thread, then uname(2)): pkg/inspect's reader.
+func HostnameOf(pid int) (string, error) { return inspect.Hostname(strconv.Itoa(pid)) }
 
 func checkHostname(_ context.Context, c Check) CheckResult {
 	exp := fmt.Sprintf("hostname %q inside the UTS namespace of %q", c.Value, c.Process)
@@ -278,7 +272,8 @@ func checkFileInNS(_ context.Context, c Check) CheckResult {
 		if err != nil {
 			return fail(exp, "inside PID %d: %v", pid, errors.Unwrap(err))
 		}
-		if !strings.Contains(string(b), c.Contains) {
+		want := strings.ReplaceAll(c.Contains, "{pid}", strconv.Itoa(pid))
+		if !strings.Contains(string(b), want) {
 			return fail(exp, "%s inside holds %q", c.Path, firstLine(b))
 		}
 		return pass(exp, fmt.Sprintf("%s inside PID %d holds %q", c.Path, pid, firstLine(b)))
@@ -349,7 +344,19 @@ func limitFile(resource string) string {
 	return resource
 }
 
-func checkCgroupLimit(_ context.Context, c Check) CheckResult {
+func checkCgroupLimit(ctx context.Context, c Check) CheckResult {
+	if c.Process != "" && c.Cgroup == "" {
+		exp := fmt.Sprintf("the %s limit of %q's own cgroup = %s", c.Resource, c.Process, c.Value)
+		return withProcess(c, exp, func(pid int) CheckResult {
+			path, err := cgroupOf(pid, c.Resource)
+			if err != nil {
+				return fail(exp, "%v", err)
+			}
+			c2 := c
+			c2.Process, c2.Cgroup = "", strings.TrimPrefix(path, "/")
+			return checkCgroupLimit(ctx, c2)
+		})
+	}
 	dir := cgroupDir(c.Cgroup, c.Resource)
 	file := filepath.Join(dir, limitFile(c.Resource))
 	exp := fmt.Sprintf("%s = %s", file, c.Value)
@@ -393,6 +400,27 @@ func checkCgroupMember(_ context.Context, c Check) CheckResult {
 		}
 		return fail(exp, "PID %d's cgroups: %s", pid, strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "; "))
 	})
+}
+
+// cgroupOf is pid's cgroup path for resource, from /proc/PID/cgroup: the
+// 0:: line on v2, the line naming the controller on v1.
+func cgroupOf(pid int, resource string) (string, error) {
+	cgs, err := inspect.ReadCgroups(strconv.Itoa(pid))
+	if err != nil {
+		return "", err
+	}
+	v2 := cgroup2()
+	for _, cg := range cgs {
+		if v2 && cg.HierarchyID == 0 {
+			return cg.Path, nil
+		}
+		for _, ctl := range cg.Controllers {
+			if !v2 && ctl == resource {
+				return cg.Path, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("PID %d is in no %s cgroup", pid, resource)
 }
 
 func netnsPath(name string) string { return filepath.Join("/run/netns", name) }
@@ -540,68 +568,27 @@ func checkVethPeer(_ context.Context, c Check) CheckResult {
 }
 
 // Ping sends ICMP echo requests to addr from inside the named netns and
-// reports whether one was answered. Equivalent to: `ip netns exec NS ping -c1 ADDR`.
-func Ping(netnsName, addr string, timeout time.Duration) error {
-	dst := net.ParseIP(addr).To4()
-	if dst == nil {
+// reports whether one was answered (pkg/netsetup's raw-socket ping).
+// Equivalent to: `ip netns exec NS ping -c1 ADDR`.
+func Ping(ctx context.Context, netnsName, addr string, timeout time.Duration) error {
+	dst, err := netip.ParseAddr(addr)
+	if err != nil || !dst.Is4() {
 		return fmt.Errorf("%q is not an IPv4 address", addr)
 	}
-	return inNamespace(netnsPath(netnsName), unix.CLONE_NEWNET, false, func() error {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
-		if err != nil {
-			return fmt.Errorf("opening ICMP socket: %w", err)
-		}
-		defer unix.Close(fd)
-		tv := unix.NsecToTimeval((200 * time.Millisecond).Nanoseconds())
-		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-		id := uint16(os.Getpid())
-		sa := &unix.SockaddrInet4{}
-		copy(sa.Addr[:], dst)
-		deadline := time.Now().Add(timeout)
-		for seq := uint16(1); time.Now().Before(deadline); seq++ {
-			if err := unix.Sendto(fd, echoRequest(id, seq), 0, sa); err != nil {
-				return fmt.Errorf("sending echo to %s: %w", addr, err)
-			}
-			buf := make([]byte, 1500)
-			for time.Now().Before(deadline) {
-				n, from, err := unix.Recvfrom(fd, buf, 0)
-				if err != nil {
-					break // timeout: send again
-				}
-				f, ok := from.(*unix.SockaddrInet4)
-				if !ok || !net.IP(f.Addr[:]).Equal(dst) || n < 28 {
-					continue
-				}
-				ihl := int(buf[0]&0x0f) * 4
-				if n >= ihl+8 && buf[ihl] == 0 && binary.BigEndian.Uint16(buf[ihl+4:]) == id {
-					return nil
-				}
-			}
-		}
-		return fmt.Errorf("no echo reply from %s within %s", addr, timeout)
-	})
+	h, err := netns.GetFromPath(netnsPath(netnsName))
+	if err != nil {
+		return fmt.Errorf("no network namespace %s", netnsName)
+	}
+	defer h.Close()
+	if _, err := netsetup.Ping(ctx, h, dst, timeout); err != nil {
+		return fmt.Errorf("no echo reply from %s: %w", addr, err)
+	}
+	return nil
 }
 
-func echoRequest(id, seq uint16) []byte {
-	b := make([]byte, 16)
-	b[0] = 8 // echo request
-	binary.BigEndian.PutUint16(b[4:], id)
-	binary.BigEndian.PutUint16(b[6:], seq)
-	copy(b[8:], "ctrlab!!")
-	var sum uint32
-	for i := 0; i < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(b[2:], ^uint16(sum))
-	return b
-}
-
-func checkPing(_ context.Context, c Check) CheckResult {
+func checkPing(ctx context.Context, c Check) CheckResult {
 	exp := fmt.Sprintf("an ICMP echo from netns %s to %s is answered", c.Netns, c.To)
-	if err := Ping(c.Netns, c.To, 2*time.Second); err != nil {
+	if err := Ping(ctx, c.Netns, c.To, 2*time.Second); err != nil {
 		return fail(exp, "%v", err)
 	}
 	return pass(exp, "echo reply from "+c.To)
@@ -648,24 +635,16 @@ func checkSysctl(_ context.Context, c Check) CheckResult {
 // mountAt returns fstype and all options (mount + super) of the topmost
 // mount at path, from /proc/self/mountinfo.
 func mountAt(path string) (fstype string, opts []string, ok bool) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := inspect.ReadMountinfo("self")
 	if err != nil {
 		return "", nil, false
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		pre, post, found := strings.Cut(line, " - ")
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if !found || len(f) < 6 || len(g) < 3 || unescape(f[4]) != path {
-			continue
+	for _, m := range mounts {
+		if m.MountPoint == path {
+			fstype, opts, ok = m.FSType, append(strings.Split(m.Options, ","), strings.Split(m.SuperOptions, ",")...), true
 		}
-		fstype, opts, ok = g[0], append(strings.Split(f[5], ","), strings.Split(g[2], ",")...), true
 	}
 	return fstype, opts, ok
-}
-
-func unescape(s string) string {
-	r := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
-	return r.Replace(s)
 }
 
 func checkMount(_ context.Context, c Check) CheckResult {
@@ -731,4 +710,111 @@ func checkWhiteout(_ context.Context, c Check) CheckResult {
 		return fail(exp, "%s still visible in the merged view", c.File)
 	}
 	return pass(exp, "whiteout (char 0/0) "+up)
+}
+
+// eth0Addr is the first IPv4 address of eth0 inside pid's network namespace.
+func eth0Addr(pid int) (net.IP, error) {
+	h, err := netns.GetFromPid(pid)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	nh, err := netlink.NewHandleAt(h)
+	if err != nil {
+		return nil, err
+	}
+	defer nh.Close()
+	l, err := nh.LinkByName("eth0")
+	if err != nil {
+		return nil, fmt.Errorf("no eth0 in PID %d's network namespace", pid)
+	}
+	addrs, err := nh.AddrList(l, netlink.FAMILY_V4)
+	if err != nil || len(addrs) == 0 {
+		return nil, fmt.Errorf("eth0 of PID %d has no IPv4 address", pid)
+	}
+	return addrs[0].IP, nil
+}
+
+// checkNeigh passes when the host has resolved the container's address to
+// a MAC: only traffic between the host and the container (a ping from the
+// host) puts it in the host's neighbour table.
+func checkNeigh(_ context.Context, c Check) CheckResult {
+	exp := fmt.Sprintf("the host's neighbour table resolves %q's eth0 address (the host talked to it)", c.Process)
+	return withProcess(c, exp, func(pid int) CheckResult {
+		ip, err := eth0Addr(pid)
+		if err != nil {
+			return fail(exp, "%v", err)
+		}
+		neighs, err := netlink.NeighList(0, netlink.FAMILY_V4)
+		if err != nil {
+			return fail(exp, "%v", err)
+		}
+		for _, n := range neighs {
+			if n.IP.Equal(ip) && len(n.HardwareAddr) > 0 && n.State&(netlink.NUD_FAILED|netlink.NUD_INCOMPLETE) == 0 {
+				return pass(exp, fmt.Sprintf("%s lladdr %s", ip, n.HardwareAddr))
+			}
+		}
+		return fail(exp, "no neighbour entry for %s on the host", ip)
+	})
+}
+
+// rootLowers are the lower layers of the overlay mounted at pid's "/".
+func rootLowers(pid int) ([]string, error) {
+	mounts, err := inspect.ReadMountinfo(strconv.Itoa(pid))
+	if err != nil {
+		return nil, err
+	}
+	for i := len(mounts) - 1; i >= 0; i-- {
+		if m := mounts[i]; m.MountPoint == "/" {
+			if m.FSType != "overlay" {
+				return nil, fmt.Errorf("PID %d's root is %s, not an overlay", pid, m.FSType)
+			}
+			spec, err := overlay.SpecFromSuperOptions(m.SuperOptions)
+			if err != nil {
+				return nil, err
+			}
+			return spec.Lowers, nil
+		}
+	}
+	return nil, fmt.Errorf("PID %d has no root mount", pid)
+}
+
+func checkSameLowers(_ context.Context, c Check) CheckResult {
+	exp := fmt.Sprintf("an overlay at %s over exactly the image layers of %q", c.Path, c.Process)
+	return withProcess(c, exp, func(pid int) CheckResult {
+		want, err := rootLowers(pid)
+		if err != nil {
+			return fail(exp, "%v", err)
+		}
+		mounts, _ := inspect.ReadMountinfo("self")
+		for i := len(mounts) - 1; i >= 0; i-- {
+			m := mounts[i]
+			if m.MountPoint != c.Path {
+				continue
+			}
+			if m.FSType != "overlay" {
+				return fail(exp, "a %s mount at %s", m.FSType, c.Path)
+			}
+			spec, err := overlay.SpecFromSuperOptions(m.SuperOptions)
+			if err != nil {
+				return fail(exp, "%v", err)
+			}
+			// overlayfs needs two lowers without an upper: an extra empty
+			// directory below the image's layers changes nothing it shows.
+			got := spec.Lowers
+			for len(got) > len(want) && emptyDir(got[len(got)-1]) {
+				got = got[:len(got)-1]
+			}
+			if strings.Join(got, ":") != strings.Join(want, ":") {
+				return fail(exp, "lowerdir %s, the container's is %s", strings.Join(spec.Lowers, ":"), strings.Join(want, ":"))
+			}
+			return pass(exp, fmt.Sprintf("%d shared layers", len(want)))
+		}
+		return fail(exp, "nothing is mounted at %s", c.Path)
+	})
+}
+
+func emptyDir(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return err == nil && len(ents) == 0
 }

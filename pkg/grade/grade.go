@@ -14,9 +14,9 @@ var Kinds = map[string]string{
 	"hostname":      "the hostname seen inside the process's UTS namespace (setns + uname)",
 	"process-root":  "the process's root directory (/proc/PID/root)",
 	"pivot-root":    "the process's root is the root of its mount namespace: pivot_root, not chroot (setns + stat)",
-	"file-in-ns":    "a file seen through the process's mount namespace (/proc/PID/root/PATH), absent on the host",
+	"file-in-ns":    "a file seen through the process's mount namespace (/proc/PID/root/PATH), absent on the host; {pid} in contains is the host PID",
 	"cgroup":        "a real cgroup exists at this path (statfs of cgroupfs, not a plain directory)",
-	"cgroup-limit":  "the cgroup's limit file holds this value (memory.max / memory.limit_in_bytes, pids.max)",
+	"cgroup-limit":  "the cgroup's limit file holds this value (memory.max / memory.limit_in_bytes, pids.max); with a process, its own cgroup",
 	"cgroup-member": "the process is a member of the cgroup (/proc/PID/cgroup)",
 	"netns":         "a named network namespace exists (/run/netns/NAME is an nsfs mount)",
 	"link":          "a link exists in a netns with a type, state up, and master (netlink)",
@@ -29,6 +29,8 @@ var Kinds = map[string]string{
 	"mount":         "a mount of this fstype at this path with these options (/proc/self/mountinfo)",
 	"copy-up":       "overlay copy-up: the file is in upper, different from lower, and lower is unchanged",
 	"whiteout":      "overlay whiteout: upper holds a 0/0 device for the file and merged no longer shows it",
+	"neigh":         "the host's neighbour table holds the process's eth0 address with a MAC (netlink): the host talked to it",
+	"same-lowers":   "an overlay mounted at a path whose lower layers are exactly those of the process's root overlay (mountinfo)",
 }
 
 // CheckResult is the verdict of one check.

@@ -69,14 +69,15 @@ type Check struct {
 // start with "ctrlab-lab" (paths: contain it), so a reset never touches
 // anything ctrlab did not make.
 type ResetSpec struct {
-	Processes []string `yaml:"processes" json:"processes,omitempty"` // exact command lines to SIGKILL
-	Mounts    []string `yaml:"mounts" json:"mounts,omitempty"`       // mount points to unmount (lazily)
-	Netns     []string `yaml:"netns" json:"netns,omitempty"`         // named netns under /run/netns
-	Links     []string `yaml:"links" json:"links,omitempty"`         // host links to delete
-	Cgroups   []string `yaml:"cgroups" json:"cgroups,omitempty"`     // cgroup paths (relative to each hierarchy)
-	Iptables  []string `yaml:"iptables" json:"iptables,omitempty"`   // rules, as `-t nat -A ...`; deleted with -D
-	Paths     []string `yaml:"paths" json:"paths,omitempty"`         // files/dirs to remove
-	Sysctls   []string `yaml:"sysctls" json:"sysctls,omitempty"`     // sysctls restored to their value at start
+	Containers []string `yaml:"containers" json:"containers,omitempty"` // ctrlab containers to remove (ctrlab rm -f)
+	Processes  []string `yaml:"processes" json:"processes,omitempty"`   // exact command lines to SIGKILL
+	Mounts     []string `yaml:"mounts" json:"mounts,omitempty"`         // mount points to unmount (lazily)
+	Netns      []string `yaml:"netns" json:"netns,omitempty"`           // named netns under /run/netns
+	Links      []string `yaml:"links" json:"links,omitempty"`           // host links to delete
+	Cgroups    []string `yaml:"cgroups" json:"cgroups,omitempty"`       // cgroup paths (relative to each hierarchy)
+	Iptables   []string `yaml:"iptables" json:"iptables,omitempty"`     // rules, as `-t nat -A ...`; deleted with -D
+	Paths      []string `yaml:"paths" json:"paths,omitempty"`           // files/dirs to remove
+	Sysctls    []string `yaml:"sysctls" json:"sysctls,omitempty"`       // sysctls restored to their value at start
 }
 
 // Parse decodes and validates one lab file.
@@ -140,7 +141,7 @@ func (r ResetSpec) validate() error {
 		return nil
 	}
 	for _, e := range []error{
-		check(r.Netns, owned, "netns"), check(r.Links, owned, "link"),
+		check(r.Netns, owned, "netns"), check(r.Links, owned, "link"), check(r.Containers, owned, "container"),
 		check(r.Cgroups, owned, "cgroup"), check(r.Mounts, ownedPath, "mount"),
 		check(r.Paths, ownedPath, "path"),
 		check(r.Iptables, func(s string) bool { return strings.Contains(s, "ctrlab-lab") }, "iptables rule"),

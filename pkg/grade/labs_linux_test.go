@@ -77,6 +77,32 @@ func needTools(t *testing.T, tools ...string) {
 	}
 }
 
+// useTestCtrlab builds the ctrlab binary for the labs' scripts and reset
+// (the test binary is not ctrlab), with a private store root and bridge so
+// the lab's container never touches the machine's own.
+func useTestCtrlab(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go toolchain to build ctrlab for the labs' scripts")
+	}
+	bin := filepath.Join(t.TempDir(), "ctrlab")
+	build := exec.Command("go", "build", "-o", bin, "github.com/ctrlab/ctrlab/cmd/ctrlab")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static: it also runs inside ctrlab/self
+	out, err := build.CombinedOutput()
+	if err != nil {
+		t.Fatalf("building ctrlab: %v\n%s", err, out)
+	}
+	old := Ctrlab
+	Ctrlab = bin
+	t.Setenv("CTRLAB_ROOT", t.TempDir())
+	t.Setenv("CTRLAB_BRIDGE", "ctrlablabbr0")
+	t.Setenv("CTRLAB_SUBNET", "10.205.0.0/24")
+	t.Cleanup(func() {
+		Ctrlab = old
+		_ = exec.Command(bin, "net", "cleanup").Run()
+	})
+}
+
 // leftovers lists every object the lab's reset names that still exists.
 func leftovers(l *Lab) []string {
 	var left []string
@@ -148,6 +174,7 @@ func TestLabsLifecycle(t *testing.T) {
 		}
 		all = some
 	}
+	useTestCtrlab(t)
 	for _, l := range all {
 		t.Run(l.Name, func(t *testing.T) {
 			if n := missingNeeds(l); n != "" {

@@ -15,16 +15,44 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/ctrlab/ctrlab/pkg/inspect"
 	"golang.org/x/sys/unix"
 )
 
 // StateDir keeps what `lab start` recorded (sysctl values to restore).
 var StateDir = "/run/ctrlab/labs"
 
-// runScript runs a lab's sh script with output to w. Children it leaves
-// running in the background must not hold w open (scripts redirect them).
+// Ctrlab is the ctrlab binary that lab scripts call as `ctrlab` and that
+// reset uses to remove containers. Empty means this process's executable
+// (the running ctrlab); tests point it at a freshly built binary.
+var Ctrlab string
+
+func ctrlabBinary() (string, error) {
+	if Ctrlab != "" {
+		return Ctrlab, nil
+	}
+	return os.Executable()
+}
+
+// runScript runs a lab's sh script with output to w and `ctrlab` first on
+// its PATH. Children it leaves running in the background must not hold w
+// open (scripts redirect them).
 func runScript(ctx context.Context, what, script string, w io.Writer) error {
+	bin, err := ctrlabBinary()
+	if err != nil {
+		return fmt.Errorf("finding the ctrlab binary: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "ctrlab-labbin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Symlink(bin, filepath.Join(dir, "ctrlab")); err != nil {
+		return err
+	}
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-eu", "-c", script)
+	cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.Stdin = nil
 	cmd.WaitDelay = 5 * time.Second
@@ -121,6 +149,20 @@ func Reset(ctx context.Context, l *Lab) ([]string, error) {
 	var errs []error
 	note := func(s string) { done = append(done, s) }
 	r := l.Reset
+	for _, name := range r.Containers {
+		bin, err := ctrlabBinary()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out, err := exec.CommandContext(ctx, bin, "rm", "-f", name).CombinedOutput()
+		switch {
+		case err == nil:
+			note("removed container " + name)
+		case !strings.Contains(string(out), "no such container"):
+			errs = append(errs, fmt.Errorf("removing container %s: %v: %s", name, err, strings.TrimSpace(string(out))))
+		}
+	}
 	for _, p := range r.Processes {
 		for _, pid := range FindProcesses(p) {
 			if err := killWait(pid); err != nil {
@@ -285,15 +327,11 @@ func isMounted(path string) bool {
 
 // mountsBelow lists mount points at or under dir, deepest first.
 func mountsBelow(dir string) []string {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
+	mounts, _ := inspect.ReadMountinfo("self")
 	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 {
-			mp := unescape(f[4])
-			if mp == dir || strings.HasPrefix(mp, dir+"/") {
-				out = append([]string{mp}, out...)
-			}
+	for _, m := range mounts {
+		if m.MountPoint == dir || strings.HasPrefix(m.MountPoint, dir+"/") {
+			out = append([]string{m.MountPoint}, out...)
 		}
 	}
 	return out
