@@ -5,64 +5,22 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ctrlab/ctrlab/pkg/caps"
 )
 
-// capNames maps capability numbers (linux/capability.h) to names.
-var capNames = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-	"CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-	"CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-	"CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-	"CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-	"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-}
-
 // CapNumber returns the number of a capability name ("CAP_CHOWN" or "chown").
-func CapNumber(name string) (int, error) {
-	n := strings.ToUpper(strings.TrimSpace(name))
-	if !strings.HasPrefix(n, "CAP_") {
-		n = "CAP_" + n
-	}
-	for i, c := range capNames {
-		if c == n {
-			return i, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown capability %q", name)
-}
+func CapNumber(name string) (int, error) { return caps.Number(name) }
 
 // CapName returns the name of capability number n.
-func CapName(n int) string {
-	if n >= 0 && n < len(capNames) {
-		return capNames[n]
-	}
-	return "CAP_" + strconv.Itoa(n)
-}
+func CapName(n int) string { return caps.Name(n) }
 
 // CapMask turns names into a bit mask as /proc/PID/status shows it.
-func CapMask(names []string) (uint64, error) {
-	var m uint64
-	for _, n := range names {
-		i, err := CapNumber(n)
-		if err != nil {
-			return 0, err
-		}
-		m |= 1 << uint(i)
-	}
-	return m, nil
-}
+func CapMask(names []string) (uint64, error) { return caps.Mask(names) }
 
 // CapNames decodes a mask into sorted names.
 func CapNames(mask uint64) []string {
-	var out []string
-	for i := 0; i < 64; i++ {
-		if mask&(1<<uint(i)) != 0 {
-			out = append(out, CapName(i))
-		}
-	}
+	out := caps.Decode(mask)
 	sort.Strings(out)
 	return out
 }
@@ -86,7 +44,7 @@ func AdjustCaps(base, add, drop []string) ([]string, error) {
 	}
 	for _, c := range add {
 		if strings.EqualFold(c, "ALL") {
-			for _, n := range capNames {
+			for _, n := range caps.Decode(caps.All) {
 				set[n] = true
 			}
 			continue
