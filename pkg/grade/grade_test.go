@@ -2,6 +2,7 @@ package grade
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -125,5 +126,35 @@ func TestJUnitSchemaRejects(t *testing.T) {
 	_ = os.WriteFile(f, []byte(`<testsuites><testsuite name="x"><testcase/></testsuite></testsuites>`), 0o644)
 	if err := exec.Command(xmllint, "--noout", "--schema", filepath.Join("testdata", "junit.xsd"), f).Run(); err == nil {
 		t.Fatal("xmllint accepted a testsuite without its required attributes")
+	}
+}
+
+// TestJSONReport decodes the JSON output back and checks what a grader reads.
+func TestJSONReport(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJSON(&b, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Lab    string  `json:"lab"`
+		Passed int     `json:"passed"`
+		Total  int     `json:"total"`
+		Score  float64 `json:"score"`
+		Tasks  []struct {
+			ID     string `json:"id"`
+			Pass   bool   `json:"pass"`
+			Hint   string `json:"hint"`
+			Checks []struct {
+				Expected string `json:"expected"`
+				Found    string `json:"found"`
+			} `json:"checks"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatalf("invalid JSON: %v\n%s", err, b.String())
+	}
+	if got.Lab != "demo" || got.Passed != 1 || got.Total != 2 || got.Score != 0.5 || len(got.Tasks) != 2 ||
+		got.Tasks[1].Pass || got.Tasks[1].Hint == "" || got.Tasks[1].Checks[0].Found != `hostname "box"` {
+		t.Fatalf("decoded report = %+v", got)
 	}
 }
