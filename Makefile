@@ -52,11 +52,14 @@ cross: ## static binaries for linux/amd64, linux/arm64, linux/arm (v7) into bin/
 	GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ctrlab-linux-armv7 ./cmd/ctrlab
 	@ls -l $(BIN)/ctrlab-linux-*
 
-docs: ## regenerate the CLI reference in docs/cli/
+docs: ## regenerate the CLI reference (docs/cli/) and the lesson pages (docs/concepts/)
 	rm -rf docs/cli && $(GO) run ./hack/gendocs docs/cli
+	rm -rf docs/concepts && $(GO) run ./hack/lessondocs docs/concepts
 
-docs-check: ## fail if docs/cli/ is stale
-	@tmp=$$(mktemp -d) && $(GO) run ./hack/gendocs $$tmp && diff -r $$tmp docs/cli >/dev/null || { echo "docs/cli is stale: run make docs"; rm -rf $$tmp; exit 1; }; rm -rf $$tmp
+docs-check: ## fail if docs/cli/ or docs/concepts/ is stale
+	@tmp=$$(mktemp -d) && $(GO) run ./hack/gendocs $$tmp/cli && $(GO) run ./hack/lessondocs $$tmp/concepts >/dev/null && \
+	  diff -r $$tmp/cli docs/cli >/dev/null && diff -r $$tmp/concepts docs/concepts >/dev/null || \
+	  { echo "docs/cli or docs/concepts is stale: run make docs"; rm -rf $$tmp; exit 1; }; rm -rf $$tmp
 
 bench: build ## benchmarks against runc and crun; writes docs/benchmarks.md
 	$(GO) run ./hack/bench -build=false $(BENCH_FLAGS)
