@@ -44,6 +44,9 @@ type message struct {
 // goMessage releases the child once the parent's attach hooks are done.
 type goMessage struct {
 	Go bool `json:"go"`
+	// CgroupDirs are cgroup v1 directories the init joins itself (see
+	// JoinCgroupFromInit) before anything else.
+	CgroupDirs []string `json:"cgroupDirs,omitempty"`
 }
 
 // Init is the container's init, the entrypoint "ctrlab-init" run by Start
@@ -85,6 +88,11 @@ func Init() {
 	if err := dec.Decode(&g); err != nil || !g.Go {
 		os.Exit(1) // the parent gave up (its attach hooks failed)
 	}
+	for _, dir := range g.CgroupDirs {
+		if err := joinCgroupTasks(dir); err != nil {
+			fail(stepErr("joining cgroup (echo 0 > tasks)", dir, err))
+		}
+	}
 	step := func(r *explain.Report) { _ = enc.Encode(message{Type: "step", Report: r}) }
 	// With --explain, wait until the parent has printed the narration so the
 	// process's own output comes after it.
@@ -101,6 +109,21 @@ func Init() {
 	}
 	se := setupAndExec(&cfg, step, shown, sendConsole)
 	fail(se)
+}
+
+// joinCgroupTasks moves the calling thread (the one that execs the user's
+// process: Init runs locked to it) into the cgroup v1 directory dir.
+// Equivalent to: `echo 0 > DIR/tasks`.
+func joinCgroupTasks(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, "tasks"), os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString("0")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // snapshot is the kernel state the explain view compares.
