@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/ctrlab/ctrlab/pkg/explain"
 	"github.com/ctrlab/ctrlab/pkg/image"
@@ -59,11 +62,32 @@ func ResolveImage(ctx context.Context, s *image.Store, ref, platform string, pul
 		return nil, err
 	}
 	out.Info = info
+	if dirs, ok := unpacked(s, info); ok {
+		out.LayerDirs = dirs // nothing to unpack: no second read of index, manifest and config
+		return out, nil
+	}
 	out.LayerDirs, err = s.LayerDirs(ctx, info.Reference)
 	if err != nil {
 		return nil, fmt.Errorf("unpacking the layers of %s: %w", info.Reference, err)
 	}
 	return out, nil
+}
+
+// unpacked returns the layer directories of info when every layer is
+// already unpacked (what Store.LayerDirs would then return).
+func unpacked(s *image.Store, info *image.Info) ([]string, bool) {
+	dirs := make([]string, len(info.Layers))
+	for i, l := range info.Layers {
+		h, err := v1.NewHash(l.DiffID)
+		if err != nil {
+			return nil, false
+		}
+		dirs[i] = s.LayerDir(h)
+		if st, err := os.Stat(dirs[i]); err != nil || !st.IsDir() {
+			return nil, false
+		}
+	}
+	return dirs, len(dirs) > 0
 }
 
 // Report is the image step of --explain: which manifest and config were

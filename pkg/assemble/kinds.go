@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -187,11 +188,24 @@ func createCgroup(ctx context.Context, r container.Resource) error {
 }
 
 // attachCgroup moves the init into the cgroup (its children follow).
-// Equivalent to: `echo PID > cgroup.procs`.
+// Equivalent to: `echo PID > cgroup.procs`. On cgroup v1 the init moves
+// itself when it can (`echo 0 > tasks`, see container.JoinCgroupFromInit):
+// the same result without the kernel's RCU wait.
 func attachCgroup(ctx context.Context, pid int, r container.Resource) error {
 	cg, err := cgroup.Load(r.Name)
 	if err != nil {
 		return err
+	}
+	if !cg.Mode().IsV2() {
+		var dirs []string
+		for _, c := range sortedKeys(cg.Paths()) {
+			if d := cg.Path(c); d != "" && !slices.Contains(dirs, d) {
+				dirs = append(dirs, d)
+			}
+		}
+		if container.JoinCgroupFromInit(ctx, dirs...) {
+			return nil
+		}
 	}
 	if err := cg.AddPID(pid); err != nil {
 		return fmt.Errorf("moving PID %d into cgroup %s: %w", pid, r.Name, err)

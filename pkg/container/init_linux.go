@@ -44,6 +44,9 @@ type message struct {
 // goMessage releases the child once the parent's attach hooks are done.
 type goMessage struct {
 	Go bool `json:"go"`
+	// CgroupDirs are cgroup v1 directories the init joins itself (see
+	// JoinCgroupFromInit) before anything else.
+	CgroupDirs []string `json:"cgroupDirs,omitempty"`
 }
 
 // Init is the container's init, the entrypoint "ctrlab-init" run by Start
@@ -85,6 +88,11 @@ func Init() {
 	if err := dec.Decode(&g); err != nil || !g.Go {
 		os.Exit(1) // the parent gave up (its attach hooks failed)
 	}
+	for _, dir := range g.CgroupDirs {
+		if err := joinCgroupTasks(dir); err != nil {
+			fail(stepErr("joining cgroup (echo 0 > tasks)", dir, err))
+		}
+	}
 	step := func(r *explain.Report) { _ = enc.Encode(message{Type: "step", Report: r}) }
 	// With --explain, wait until the parent has printed the narration so the
 	// process's own output comes after it.
@@ -101,6 +109,21 @@ func Init() {
 	}
 	se := setupAndExec(&cfg, step, shown, sendConsole)
 	fail(se)
+}
+
+// joinCgroupTasks moves the calling thread (the one that execs the user's
+// process: Init runs locked to it) into the cgroup v1 directory dir.
+// Equivalent to: `echo 0 > DIR/tasks`.
+func joinCgroupTasks(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, "tasks"), os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString("0")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // snapshot is the kernel state the explain view compares.
@@ -333,11 +356,20 @@ func setUserAndCaps(cfg *Config, u *ExecUser) error {
 	if err := unix.Setgroups(groups); err != nil {
 		return stepErr("setgroups", "", err)
 	}
-	if err := unix.Setresgid(u.GID, u.GID, u.GID); err != nil {
-		return stepErr("setresgid", strconv.Itoa(u.GID), err)
+	// Go's setresgid/setresuid change every thread of the process
+	// (AllThreadsSyscall: a signal to each of the init's ~5 threads, ~1 ms).
+	// When the real, effective and saved ids already are the target (root
+	// running as root, the default) the calls would change nothing, so
+	// they are skipped; any other case switches as before.
+	if !idsAre(unix.Getresgid, u.GID) {
+		if err := unix.Setresgid(u.GID, u.GID, u.GID); err != nil {
+			return stepErr("setresgid", strconv.Itoa(u.GID), err)
+		}
 	}
-	if err := unix.Setresuid(u.UID, u.UID, u.UID); err != nil {
-		return stepErr("setresuid", strconv.Itoa(u.UID), err)
+	if !idsAre(unix.Getresuid, u.UID) {
+		if err := unix.Setresuid(u.UID, u.UID, u.UID); err != nil {
+			return stepErr("setresuid", strconv.Itoa(u.UID), err)
+		}
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
 		return stepErr("prctl(PR_SET_KEEPCAPS)", "", err)
@@ -355,4 +387,11 @@ func setUserAndCaps(cfg *Config, u *ExecUser) error {
 		return stepErr("prctl(PR_CAP_AMBIENT_CLEAR_ALL)", "", err)
 	}
 	return nil
+}
+
+// idsAre reports whether the real, effective and saved ids that get
+// returns are all id.
+func idsAre(get func() (int, int, int), id int) bool {
+	r, e, sv := get()
+	return r == id && e == id && sv == id
 }

@@ -47,21 +47,28 @@ func init() {
 // container's owner: if it is SIGKILLed, the init dies too (Pdeathsig) and
 // List or Remove release what is left.
 func (s *Store) Run(ctx context.Context, cfg *Config, ro RunOptions, opts ...Option) (int, error) {
-	st, err := s.Create(cfg)
+	st, err := s.create(cfg, ownedBy(ro))
 	if err != nil {
 		return -1, err
 	}
 	return s.run(ctx, st, ro, opts...)
 }
 
+// ownedBy records this process as the owner of the container.
+func ownedBy(ro RunOptions) func(*State) {
+	ownerStart, _ := pidStartTime(os.Getpid())
+	return func(x *State) {
+		x.OwnerPid, x.OwnerStart, x.AutoRemove, x.Detached = os.Getpid(), ownerStart, ro.AutoRemove, ro.detached
+	}
+}
+
 func (s *Store) run(ctx context.Context, st *State, ro RunOptions, opts ...Option) (int, error) {
 	cfg := &st.Config
-	ownerStart, _ := pidStartTime(os.Getpid())
-	if _, err := s.Update(st.ID, func(x *State) {
-		x.OwnerPid, x.OwnerStart, x.AutoRemove, x.Detached = os.Getpid(), ownerStart, ro.AutoRemove, ro.detached
-	}); err != nil {
-		s.discard(st.ID, cfg.Resources)
-		return -1, err
+	if st.OwnerPid != os.Getpid() { // the shim takes over a container RunDetached created
+		if _, err := s.Update(st.ID, ownedBy(ro)); err != nil {
+			s.discard(st.ID, cfg.Resources)
+			return -1, err
+		}
 	}
 	o := newOptions(opts)
 	if err := createAll(withNarrator(ctx, o.explain), cfg.Resources); err != nil {

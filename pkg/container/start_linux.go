@@ -222,10 +222,18 @@ func Start(ctx context.Context, cfg *Config, opts ...Option) (*Container, error)
 			return abort(fmt.Errorf("after start: %w", err))
 		}
 	}
-	if err := attachAll(withNarrator(ctx, o.explain), c.Pid, cfg.Resources); err != nil {
+	actx := withNarrator(ctx, o.explain)
+	join := &selfJoin{}
+	if o.explain == nil && !cfg.UserNS {
+		// --explain shows /proc/PID/cgroup after the move, so there the
+		// owner moves the PID; a user-namespaced init may not write the
+		// host's tasks files.
+		actx = context.WithValue(actx, selfJoinKey{}, join)
+	}
+	if err := attachAll(actx, c.Pid, cfg.Resources); err != nil {
 		return abort(err)
 	}
-	if err := enc.Encode(goMessage{Go: true}); err != nil {
+	if err := enc.Encode(goMessage{Go: true, CgroupDirs: join.dirs}); err != nil {
 		return abort(fmt.Errorf("releasing %s: %w", InitEntrypoint, err))
 	}
 	for {

@@ -241,7 +241,7 @@ func (h *Host) Disconnect(ctx context.Context, att *Attachment) ([]string, error
 		}
 	}
 	if l, err := h.nl.LinkByName(att.HostVeth); err == nil {
-		if l.Attrs().Alias != aliasTag {
+		if l.Attrs().Alias != aliasTag && !h.untaggedPair(l, att) {
 			errs = append(errs, fmt.Errorf("deleting %s: %w", att.HostVeth, ErrNotOurs))
 		} else if err := h.nl.LinkDel(l); err != nil {
 			errs = append(errs, fmt.Errorf("deleting %s: %w", att.HostVeth, err))
@@ -251,6 +251,21 @@ func (h *Host) Disconnect(ctx context.Context, att *Attachment) ([]string, error
 	}
 	errs = append(errs, h.releaseLease(att.HostVeth))
 	return eq, errors.Join(errs...)
+}
+
+// untaggedPair reports whether l is the veth pair Connect created for att
+// but did not tag yet: ctrlab was killed between the RTM_NEWLINK and the
+// alias (the kernel ignores IFLA_IFALIAS on creation, so the two cannot be
+// one step). Its name, with a random suffix, was recorded before it was
+// created; it is ours when its peer is still in this netns under the
+// matching "ctrlabp" name (the alias is set before the peer is moved).
+func (h *Host) untaggedPair(l netlink.Link, att *Attachment) bool {
+	suffix, ok := strings.CutPrefix(att.HostVeth, "ctrlabv")
+	if !ok || l.Type() != "veth" {
+		return false
+	}
+	peer, err := h.nl.LinkByName("ctrlabp" + suffix)
+	return err == nil && peer.Type() == "veth" && peer.Attrs().ParentIndex == l.Attrs().Index
 }
 
 // Publish makes hostPort on every host address (127.0.0.1 included) reach

@@ -2,6 +2,7 @@ package netsetup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -457,5 +458,46 @@ func TestDemo(t *testing.T) {
 	ents, _ := os.ReadDir(h.netnsDir)
 	if len(ents) != 0 {
 		t.Errorf("demo left namespaces: %v", ents)
+	}
+}
+
+// TestDisconnectUntaggedPair: an owner SIGKILLed between creating the veth
+// pair and tagging it (found by make soak) leaves a recorded attachment and
+// an untagged pair in the host netns; Disconnect must delete that pair, and
+// still refuse an untagged link of the same name that is not that pair.
+func TestDisconnectUntaggedPair(t *testing.T) {
+	h, _ := testHost(t)
+	c := ctx(t)
+	suffix := randHex(4)
+	att := &Attachment{Name: testutil.Name("k"), HostVeth: "ctrlabv" + suffix, StateDir: h.stateDir}
+	if err := h.withState(func(st *stateFile) error { st.Attachments[att.HostVeth] = att; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: att.HostVeth}, PeerName: "ctrlabp" + suffix}
+	if err := h.nl.LinkAdd(veth); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Disconnect(c, att); err != nil {
+		t.Fatalf("disconnect of an untagged pair: %v", err)
+	}
+	for _, n := range []string{att.HostVeth, "ctrlabp" + suffix} {
+		if _, err := h.nl.LinkByName(n); err == nil {
+			t.Errorf("%s left behind", n)
+		}
+	}
+	// An untagged bridge of that name is not ours: Disconnect refuses it.
+	if err := h.nl.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: att.HostVeth}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if l, err := h.nl.LinkByName(att.HostVeth); err == nil {
+			_ = h.nl.LinkDel(l)
+		}
+	})
+	if _, err := h.Disconnect(c, att); !errors.Is(err, ErrNotOurs) {
+		t.Errorf("disconnect of a foreign untagged link: err = %v, want ErrNotOurs", err)
+	}
+	if _, err := h.nl.LinkByName(att.HostVeth); err != nil {
+		t.Errorf("foreign link %s was deleted", att.HostVeth)
 	}
 }
