@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/ctrlab/ctrlab/hack/internal/benchimg"
+	"github.com/ctrlab/ctrlab/hack/internal/imgbuild"
 	"github.com/ctrlab/ctrlab/pkg/image"
 )
 
@@ -57,7 +57,7 @@ func (b *bench) pulls(ctx context.Context) error {
 	}
 	ref := reg + "/ctrlabbench-big:latest"
 	logf("pushing %s (%d layers x %d MiB)", ref, b.c.bigLayers, b.c.bigMB)
-	size, err := benchimg.PushBigImage(ref, b.c.bigLayers, b.c.bigMB)
+	size, err := imgbuild.PushBigImage(ref, b.c.bigLayers, b.c.bigMB)
 	if err != nil {
 		return err
 	}

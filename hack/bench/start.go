@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ctrlab/ctrlab/hack/internal/benchimg"
+	"github.com/ctrlab/ctrlab/hack/internal/imgbuild"
 	"github.com/ctrlab/ctrlab/pkg/image"
 )
 
@@ -28,7 +28,7 @@ func (b *bench) busybox(ctx context.Context) (string, []string, error) {
 		b.rep.busyboxFrom = "pulled from the test registry " + ref
 	} else {
 		tb := filepath.Join(b.work, "busybox.tar")
-		if err := benchimg.BusyboxTarball(tb, ref, "/bin/busybox"); err != nil {
+		if err := imgbuild.BusyboxTarball(tb, ref, "/bin/busybox"); err != nil {
 			return "", nil, err
 		}
 		logf("ctrlab load %s", tb)

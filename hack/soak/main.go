@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ctrlab/ctrlab/hack/internal/benchimg"
+	"github.com/ctrlab/ctrlab/hack/internal/imgbuild"
 	"github.com/ctrlab/ctrlab/pkg/image"
 )
 
@@ -108,7 +108,7 @@ func run(ctx context.Context, c *config) (int, error) {
 
 	ref := "localhost/ctrlabsoak-busybox:latest"
 	tb := filepath.Join(work, "busybox.tar")
-	if err := benchimg.BusyboxTarball(tb, ref, "/bin/busybox"); err != nil {
+	if err := imgbuild.BusyboxTarball(tb, ref, "/bin/busybox"); err != nil {
 		return 1, err
 	}
 	if out, err := s.ctrlab("load", tb).CombinedOutput(); err != nil {

@@ -12,23 +12,19 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
-	"time"
 
+	"github.com/ctrlab/ctrlab/hack/internal/imgbuild"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -44,7 +40,7 @@ func (b binFlag) Set(s string) error {
 	return nil
 }
 
-var t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+var t0 = imgbuild.Epoch
 
 func main() {
 	bins := binFlag{}
@@ -73,7 +69,7 @@ func run(bins binFlag, reg string) error {
 		if plat == "arm64" {
 			p.Variant = "v8"
 		}
-		layer, err := busyboxLayer(path, applets)
+		layer, err := imgbuild.BusyboxLayer(path, applets)
 		if err != nil {
 			return err
 		}
@@ -111,13 +107,13 @@ func run(bins binFlag, reg string) error {
 func layers5(reg string, base v1.Image) error {
 	steps := []struct {
 		by      string
-		entries []tarEntry
+		entries []imgbuild.Entry
 	}{
-		{"RUN mkdir /etc/app && echo 1 > /etc/app/a", []tarEntry{{name: "etc/", dir: true}, {name: "etc/app/", dir: true}, {name: "etc/app/a", body: "1\n"}}},
-		{"RUN echo 2 > /etc/app/b && echo hi > /etc/motd", []tarEntry{{name: "etc/app/b", body: "2\n"}, {name: "etc/motd", body: "hi\n"}}},
-		{"RUN rm /etc/app/a", []tarEntry{{name: "etc/app/.wh.a", body: ""}}},
-		{"RUN rm -rf /etc/app && mkdir /etc/app && echo 3 > /etc/app/c", []tarEntry{{name: "etc/app/", dir: true}, {name: "etc/app/.wh..wh..opq"}, {name: "etc/app/c", body: "3\n"}}},
-		{"RUN echo bye > /etc/motd", []tarEntry{{name: "etc/motd", body: "bye\n"}}},
+		{"RUN mkdir /etc/app && echo 1 > /etc/app/a", []imgbuild.Entry{{Name: "etc/", Dir: true}, {Name: "etc/app/", Dir: true}, {Name: "etc/app/a", Body: []byte("1\n")}}},
+		{"RUN echo 2 > /etc/app/b && echo hi > /etc/motd", []imgbuild.Entry{{Name: "etc/app/b", Body: []byte("2\n")}, {Name: "etc/motd", Body: []byte("hi\n")}}},
+		{"RUN rm /etc/app/a", []imgbuild.Entry{{Name: "etc/app/.wh.a", Body: []byte("")}}},
+		{"RUN rm -rf /etc/app && mkdir /etc/app && echo 3 > /etc/app/c", []imgbuild.Entry{{Name: "etc/app/", Dir: true}, {Name: "etc/app/.wh..wh..opq"}, {Name: "etc/app/c", Body: []byte("3\n")}}},
+		{"RUN echo bye > /etc/motd", []imgbuild.Entry{{Name: "etc/motd", Body: []byte("bye\n")}}},
 	}
 	img := base
 	cf, err := img.ConfigFile()
@@ -126,7 +122,7 @@ func layers5(reg string, base v1.Image) error {
 	}
 	hist := append([]v1.History{}, cf.History...)
 	for _, s := range steps {
-		l, err := tarLayer(s.entries)
+		l, err := imgbuild.TarLayer(s.entries)
 		if err != nil {
 			return err
 		}
@@ -180,57 +176,6 @@ func push(ref string, img v1.Image) error {
 	d, _ := img.Digest()
 	fmt.Printf("pushed %s (manifest %s)\n", ref, d)
 	return nil
-}
-
-type tarEntry struct {
-	name, body, link string
-	dir              bool
-	mode             int64
-}
-
-func tarLayer(es []tarEntry) (v1.Layer, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range es {
-		h := &tar.Header{Name: e.name, Mode: 0o644, ModTime: t0, Typeflag: tar.TypeReg, Size: int64(len(e.body))}
-		switch {
-		case e.dir:
-			h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o755, 0
-		case e.link != "":
-			h.Typeflag, h.Linkname, h.Mode, h.Size = tar.TypeSymlink, e.link, 0o777, 0
-		}
-		if e.mode != 0 {
-			h.Mode = e.mode
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return nil, err
-		}
-		if _, err := io.WriteString(tw, e.body); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	b := buf.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
-		tarball.WithMediaType(types.OCILayer))
-}
-
-func busyboxLayer(path string, applets []string) (v1.Layer, error) {
-	bin, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	es := []tarEntry{{name: "bin/", dir: true}, {name: "dev/", dir: true}, {name: "etc/", dir: true},
-		{name: "proc/", dir: true}, {name: "sys/", dir: true}, {name: "tmp/", dir: true, mode: 0o1777},
-		{name: "bin/busybox", body: string(bin), mode: 0o755}}
-	for _, a := range applets {
-		if a != "busybox" {
-			es = append(es, tarEntry{name: "bin/" + a, link: "busybox"})
-		}
-	}
-	return tarLayer(es)
 }
 
 // appletList asks a busybox this machine can run for its applets.

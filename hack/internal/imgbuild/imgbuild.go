@@ -1,7 +1,7 @@
-// Package benchimg builds the images hack/bench and hack/soak use, offline
+// Package imgbuild builds the test images hack/testimages, hack/bench and hack/soak use, offline
 // and deterministic: a one-layer busybox image and a multi-layer image of
 // pseudo-random files.
-package benchimg
+package imgbuild
 
 import (
 	"archive/tar"
@@ -27,31 +27,37 @@ import (
 
 var t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
-type entry struct {
-	name, link string
-	body       []byte
-	dir        bool
-	mode       int64
+// Entry is one file of a layer built in memory: a directory (Dir), a
+// symlink (Link) or a regular file (Body). Mode 0 means the default.
+type Entry struct {
+	Name, Link string
+	Body       []byte
+	Dir        bool
+	Mode       int64
 }
 
-func tarLayer(es []entry) (v1.Layer, error) {
+// Epoch is the timestamp of every built entry and image (reproducible digests).
+var Epoch = t0
+
+// TarLayer builds an uncompressed OCI layer from entries, in order.
+func TarLayer(es []Entry) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range es {
-		h := &tar.Header{Name: e.name, Mode: 0o644, ModTime: t0, Typeflag: tar.TypeReg, Size: int64(len(e.body))}
+		h := &tar.Header{Name: e.Name, Mode: 0o644, ModTime: t0, Typeflag: tar.TypeReg, Size: int64(len(e.Body))}
 		switch {
-		case e.dir:
+		case e.Dir:
 			h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o755, 0
-		case e.link != "":
-			h.Typeflag, h.Linkname, h.Mode, h.Size = tar.TypeSymlink, e.link, 0o777, 0
+		case e.Link != "":
+			h.Typeflag, h.Linkname, h.Mode, h.Size = tar.TypeSymlink, e.Link, 0o777, 0
 		}
-		if e.mode != 0 {
-			h.Mode = e.mode
+		if e.Mode != 0 {
+			h.Mode = e.Mode
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return nil, err
 		}
-		if _, err := tw.Write(e.body); err != nil {
+		if _, err := tw.Write(e.Body); err != nil {
 			return nil, err
 		}
 	}
@@ -83,23 +89,11 @@ func newImage(layers ...v1.Layer) (v1.Image, error) {
 // BusyboxTarball writes a docker-save tarball of a one-layer image made of
 // this machine's /bin/busybox and its applet links, tagged ref. Offline.
 func BusyboxTarball(path, ref, busybox string) error {
-	bin, err := os.ReadFile(busybox)
-	if err != nil {
-		return fmt.Errorf("reading busybox (apt-get install busybox-static): %w", err)
-	}
 	out, err := exec.Command(busybox, "--list").Output()
 	if err != nil {
-		return fmt.Errorf("listing busybox applets: %w", err)
+		return fmt.Errorf("listing busybox applets (apt-get install busybox-static): %w", err)
 	}
-	es := []entry{{name: "bin/", dir: true}, {name: "dev/", dir: true}, {name: "etc/", dir: true},
-		{name: "proc/", dir: true}, {name: "sys/", dir: true}, {name: "tmp/", dir: true, mode: 0o1777},
-		{name: "bin/busybox", body: bin, mode: 0o755}}
-	for _, a := range strings.Fields(string(out)) {
-		if a != "busybox" {
-			es = append(es, entry{name: "bin/" + a, link: "busybox"})
-		}
-	}
-	l, err := tarLayer(es)
+	l, err := BusyboxLayer(busybox, strings.Fields(string(out)))
 	if err != nil {
 		return err
 	}
@@ -114,6 +108,25 @@ func BusyboxTarball(path, ref, busybox string) error {
 	return tarball.WriteToFile(path, tag, img)
 }
 
+// BusyboxLayer is a layer holding the busybox binary at path (whatever its
+// architecture) as /bin/busybox, a link per applet, and the usual empty
+// top-level directories.
+func BusyboxLayer(path string, applets []string) (v1.Layer, error) {
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading busybox (apt-get install busybox-static): %w", err)
+	}
+	es := []Entry{{Name: "bin/", Dir: true}, {Name: "dev/", Dir: true}, {Name: "etc/", Dir: true},
+		{Name: "proc/", Dir: true}, {Name: "sys/", Dir: true}, {Name: "tmp/", Dir: true, Mode: 0o1777},
+		{Name: "bin/busybox", Body: bin, Mode: 0o755}}
+	for _, a := range applets {
+		if a != "busybox" {
+			es = append(es, Entry{Name: "bin/" + a, Link: "busybox"})
+		}
+	}
+	return TarLayer(es)
+}
+
 // PushBigImage pushes a multi-layer image of deterministic pseudo-random
 // (incompressible) files: layers layers of mbPerLayer MiB each.
 func PushBigImage(ref string, layers, mbPerLayer int) (int64, error) {
@@ -123,17 +136,17 @@ func PushBigImage(ref string, layers, mbPerLayer int) (int64, error) {
 		binary.LittleEndian.PutUint64(seed[:], uint64(i+1))
 		rng := rand.NewChaCha8(seed)
 		dir := fmt.Sprintf("data/layer%d/", i)
-		es := []entry{{name: "data/", dir: true}, {name: dir, dir: true}}
+		es := []Entry{{Name: "data/", Dir: true}, {Name: dir, Dir: true}}
 		for j := 0; j < mbPerLayer; j++ {
 			b := make([]byte, 1<<20)
 			_, _ = rng.Read(b)
-			es = append(es, entry{name: fmt.Sprintf("%sf%03d", dir, j), body: b})
+			es = append(es, Entry{Name: fmt.Sprintf("%sf%03d", dir, j), Body: b})
 		}
 		// some small files too: unpack cost is per entry as well as per byte
 		for j := 0; j < 200; j++ {
-			es = append(es, entry{name: fmt.Sprintf("%ssmall%03d", dir, j), body: []byte(fmt.Sprintf("%d/%d\n", i, j))})
+			es = append(es, Entry{Name: fmt.Sprintf("%ssmall%03d", dir, j), Body: []byte(fmt.Sprintf("%d/%d\n", i, j))})
 		}
-		l, err := tarLayer(es)
+		l, err := TarLayer(es)
 		if err != nil {
 			return 0, err
 		}
