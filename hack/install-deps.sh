@@ -2,7 +2,7 @@
 # Installs the Debian packages ctrlab's tests and harnesses use. Idempotent:
 # runs apt-get only when something is missing.
 set -euo pipefail
-pkgs=(busybox-static cpio kmod qemu-system-x86 qemu-user-static skopeo umoci runc crun
+pkgs=(busybox-static cpio kmod qemu-system-x86 qemu-system-arm qemu-user-static skopeo umoci runc crun
       docker-registry jq socat iproute2 iptables util-linux tmux libxml2-utils vagrant)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -11,6 +11,13 @@
 # CTRLAB_VM_TESTFLAGS (extra flags for every test binary, e.g. -test.run=X);
 # CTRLAB_VM_SCRIPT (a shell script run in the guest after the tests, from the
 # share, with a static ./ctrlab built next to it; its output is printed).
+# CTRLAB_VM_ARCH: amd64 (default, qemu-system-x86_64) or arm64 (Debian's
+# linux-image-arm64 and busybox-static:arm64 under qemu-system-aarch64 -M virt;
+# the arm64 debs come from apt with private lists in the cache, the machine's
+# dpkg architectures are not touched; binaries are built with GOARCH=arm64).
+# CTRLAB_VM_ENV: names of host environment variables exported into the guest.
+# When test/e2e is among the packages, a static ctrlab for the guest is built
+# into the share and CTRLAB_E2E_BINARY points the e2e tests at it.
 # Exits non-zero if any test binary failed or the VM did not report back.
 set -euo pipefail
 
@@ -20,14 +27,20 @@ CACHE=${CTRLAB_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ctrlab/vm}
 TIMEOUT=${CTRLAB_VM_TIMEOUT:-900}
 MEM=${CTRLAB_VM_MEM:-1024}
 CPUS=${CTRLAB_VM_CPUS:-2}
-MODULES="virtio_pci 9pnet_virtio 9p overlay veth bridge nf_tables nft_chain_nat nft_masq nft_compat ip_tables iptable_nat iptable_filter xt_MASQUERADE xt_conntrack"
+ARCH=${CTRLAB_VM_ARCH:-amd64}
+case $ARCH in
+  amd64) QEMU=qemu-system-x86_64 QEMU_PKG=qemu-system-x86 CONSOLE=ttyS0 ;;
+  arm64) QEMU=qemu-system-aarch64 QEMU_PKG=qemu-system-arm CONSOLE=ttyAMA0 ;;
+  *) echo "cgroup2-vm: CTRLAB_VM_ARCH=$ARCH: want amd64 or arm64" >&2; exit 2 ;;
+esac
+MODULES="virtio_pci 9pnet_virtio 9p overlay veth bridge nfnetlink xfrm_user nf_tables nft_chain_nat nft_masq nft_compat ip_tables iptable_nat iptable_filter xt_MASQUERADE xt_conntrack"
 start=$(date +%s.%N)
 log() { printf 'cgroup2-vm: %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
 
 # 1. Host tools (a fresh machine gets them from apt).
 missing=()
-command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+command -v $QEMU >/dev/null || missing+=($QEMU_PKG)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v cpio >/dev/null || missing+=(cpio)
 command -v depmod >/dev/null || [ -x /sbin/depmod ] || missing+=(kmod)
@@ -44,16 +57,43 @@ DEPMOD=$(command -v depmod || echo /sbin/depmod)
 # 2. Debian's stock kernel, downloaded (not installed) into the cache.
 mkdir -p "$CACHE/debs"
 cd "$CACHE/debs"
-if ! ls linux-image-amd64_*.deb >/dev/null 2>&1; then
-  log "downloading linux-image-amd64"
-  apt-get download linux-image-amd64 >/dev/null 2>&1 || { as_root apt-get update -qq; apt-get download linux-image-amd64 >/dev/null; }
+APT=(apt-get)
+if [ "$ARCH" != "$(dpkg --print-architecture)" ]; then
+  # Foreign debs without `dpkg --add-architecture`: apt with its own lists
+  # and cache for that one architecture, kept under $CACHE/apt-$ARCH.
+  A=$CACHE/apt-$ARCH
+  mkdir -p "$A/lists/partial" "$A/cache/archives/partial"
+  APT=(apt-get -o "APT::Architecture=$ARCH" -o APT::Sandbox::User=root -o "APT::Architectures::=$ARCH"
+       -o "Dir::State::Lists=$A/lists" -o "Dir::Cache=$A/cache")
+  if ! ls "$A/lists/"*_Packages* >/dev/null 2>&1; then
+    log "apt-get update for $ARCH (private lists in $A)"
+    as_root "${APT[@]}" update -qq
+  fi
 fi
-meta=$(ls linux-image-amd64_*.deb | sort -V | tail -1)
+chmod 0777 . 2>/dev/null || true   # apt-get download drops to the _apt user
+apt_download() { "${APT[@]}" download "$@" >/dev/null 2>&1 || { as_root "${APT[@]}" update -qq; "${APT[@]}" download "$@" >/dev/null; }; }
+if ! ls linux-image-"$ARCH"_*.deb >/dev/null 2>&1; then
+  log "downloading linux-image-$ARCH"
+  apt_download "linux-image-$ARCH"
+fi
+meta=$(ls linux-image-"$ARCH"_*.deb | sort -V | tail -1)
 kpkg=$(dpkg-deb -f "$meta" Depends | tr ',' '\n' | grep -o 'linux-image-[0-9][^ ]*' | head -1)
 KV=${kpkg#linux-image-}
 if ! ls "${kpkg}"_*.deb >/dev/null 2>&1; then
   log "downloading $kpkg"
-  apt-get download "$kpkg" >/dev/null 2>&1 || apt-get download "$kpkg"
+  apt_download "$kpkg"
+fi
+BUSYBOX=/bin/busybox
+if [ "$ARCH" != "$(dpkg --print-architecture)" ]; then
+  if ! ls busybox-static_*_"$ARCH".deb >/dev/null 2>&1; then
+    log "downloading busybox-static:$ARCH"
+    apt_download busybox-static
+  fi
+  BUSYBOX=$CACHE/busybox-$ARCH/bin/busybox
+  if [ ! -x "$BUSYBOX" ]; then
+    rm -rf "$CACHE/busybox-$ARCH"
+    dpkg-deb -x "$(ls busybox-static_*_"$ARCH".deb | sort -V | tail -1)" "$CACHE/busybox-$ARCH"
+  fi
 fi
 KROOT=$CACHE/kernel-$KV
 if [ ! -f "$KROOT/.done" ]; then
@@ -64,21 +104,33 @@ if [ ! -f "$KROOT/.done" ]; then
   touch "$KROOT/.done"
 fi
 KERNEL=$KROOT/boot/vmlinuz-$KV
-if [ ! -f "$KROOT/vmlinux" ] && command -v python3 >/dev/null; then
+if [ "$ARCH" = arm64 ]; then
+  # arm64's vmlinuz is the raw Image (Debian 12), or a gzipped one: qemu
+  # -kernel wants the Image.
+  if [ "$(head -c2 "$KERNEL" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then
+    [ -f "$KROOT/Image" ] || { zcat "$KERNEL" >"$KROOT/Image.tmp" && mv "$KROOT/Image.tmp" "$KROOT/Image"; }
+    KERNEL=$KROOT/Image
+  fi
+elif [ ! -f "$KROOT/vmlinux" ] && command -v python3 >/dev/null; then
   # Boot the uncompressed ELF via PVH: about twice as fast as vmlinuz.
   python3 "$HERE/extract-vmlinux.py" "$KERNEL" "$KROOT/vmlinux.tmp" && mv "$KROOT/vmlinux.tmp" "$KROOT/vmlinux" || log "could not extract vmlinux; booting vmlinuz"
 fi
-[ -f "$KROOT/vmlinux" ] && KERNEL=$KROOT/vmlinux
+[ "$ARCH" = amd64 ] && [ -f "$KROOT/vmlinux" ] && KERNEL=$KROOT/vmlinux
 
 # 3. A busybox initramfs with the modules the tests need.
-sum=$( (cat "$HERE/init"; echo "$MODULES"; sha256sum /bin/busybox) | sha256sum | cut -c1-12)
+sum=$( (cat "$HERE/init"; echo "$MODULES"; sha256sum "$BUSYBOX") | sha256sum | cut -c1-12)
 INITRD=$CACHE/initrd-$KV-$sum.cpio.gz
 if [ ! -f "$INITRD" ]; then
   log "building initramfs"
   R=$(mktemp -d "$CACHE/initramfs.XXXXXX")
   mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,mnt/host,etc,root,lib/modules/$KV}
-  cp /bin/busybox "$R/bin/busybox"
-  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$R/bin/$a"; done
+  cp "$BUSYBOX" "$R/bin/busybox"
+  # The applet list: from the guest's busybox if it runs here (natively or
+  # via qemu-user), else from the host's (same Debian version).
+  applets=$("$BUSYBOX" --list 2>/dev/null || true)
+  [ -n "$applets" ] || [ "$ARCH" != arm64 ] || applets=$(qemu-aarch64-static "$BUSYBOX" --list 2>/dev/null || true)
+  [ -n "$applets" ] || applets=$(/bin/busybox --list)
+  for a in $applets; do [ "$a" = busybox ] || ln -sf busybox "$R/bin/$a"; done
   MD=$KROOT/lib/modules/$KV
   for m in $MODULES; do
     line=$(grep -E "/$m\.ko(\.[a-z]+)?:" "$MD/modules.dep" || true)
@@ -102,7 +154,18 @@ trap 'rm -rf "$SHARE"' EXIT
 [ $# -gt 0 ] || set -- ./pkg/cgroup/...
 cd "$REPO"
 mapfile -t pkgs < <(go list "$@")
+export GOARCH=$ARCH CGO_ENABLED=0
+need_ctrlab=0
+[ -z "${CTRLAB_VM_SCRIPT:-}" ] || need_ctrlab=1
+for p in "${pkgs[@]}"; do case $p in */test/e2e) need_ctrlab=1 ;; esac; done
 {
+  # Selected host environment, single-quoted for the guest's sh.
+  for v in ${CTRLAB_VM_ENV:-}; do
+    [ -n "${!v+x}" ] || continue
+    val=${!v}; printf "export %s='%s'\n" "$v" "${val//\'/\'\\\'\'}"
+  done
+  [ $need_ctrlab = 0 ] || echo 'export CTRLAB_E2E_BINARY=/mnt/host/ctrlab'
+  echo 'echo "ctrlab-vm: $(uname -m), $(nproc) cpus"'
   echo 'cd /mnt/host'
   echo 'for d in t*/; do d=${d%/}; [ -x "$d/pkg.test" ] || continue'
   echo '  echo "=== $(cat $d/name)"'
@@ -116,25 +179,27 @@ i=0
 for p in "${pkgs[@]}"; do
   i=$((i + 1)); d=$SHARE/t$(printf %03d $i)
   mkdir -p "$d"; echo "$p" >"$d/name"
-  CGO_ENABLED=0 go test -c -o "$d/pkg.test" "$p" >/dev/null
+  go test -c -o "$d/pkg.test" "$p" >/dev/null
   if [ ! -f "$d/pkg.test" ]; then rm -rf "$d"; continue; fi   # no test files
   dir=$(go list -f '{{.Dir}}' "$p")
   [ -d "$dir/testdata" ] && cp -r "$dir/testdata" "$d/"
 done
-if [ -n "${CTRLAB_VM_SCRIPT:-}" ]; then
-  cp "$CTRLAB_VM_SCRIPT" "$SHARE/extra.sh"
-  CGO_ENABLED=0 go build -o "$SHARE/ctrlab" ./cmd/ctrlab
-fi
+[ -z "${CTRLAB_VM_SCRIPT:-}" ] || cp "$CTRLAB_VM_SCRIPT" "$SHARE/extra.sh"
+[ $need_ctrlab = 0 ] || go build -o "$SHARE/ctrlab" ./cmd/ctrlab
 built=$(date +%s.%N)
 
 # 5. Boot, run, power off.
-BIOS=()
-[ -f /usr/share/qemu/qboot.rom ] && BIOS=(-bios /usr/share/qemu/qboot.rom)
-log "booting $KV under QEMU TCG ($CPUS cpus, ${MEM} MiB) for ${#pkgs[@]} package(s)"
+MACHINE=()
+if [ "$ARCH" = arm64 ]; then
+  MACHINE=(-M virt -cpu "${CTRLAB_VM_CPU:-max}")
+elif [ -f /usr/share/qemu/qboot.rom ]; then
+  MACHINE=(-bios /usr/share/qemu/qboot.rom)
+fi
+log "booting $KV under $QEMU TCG ($CPUS cpus, ${MEM} MiB) for ${#pkgs[@]} package(s)"
 set +e
-timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -smp "$CPUS" -m "$MEM" "${BIOS[@]}" \
+timeout "$TIMEOUT" "$QEMU" -accel tcg -smp "$CPUS" -m "$MEM" "${MACHINE[@]}" \
   -nographic -serial stdio -monitor none -no-reboot \
-  -kernel "$KERNEL" -initrd "$INITRD" -append "console=ttyS0 quiet panic=-1" \
+  -kernel "$KERNEL" -initrd "$INITRD" -append "console=$CONSOLE quiet panic=-1" \
   -virtfs "local,path=$SHARE,mount_tag=host0,security_model=none,id=host0" \
   </dev/null >"$SHARE/console.log" 2>&1
 qrc=$?
@@ -146,7 +211,7 @@ fail=0
 for d in "$SHARE"/t*/; do
   [ -f "$d/pkg.test" ] || continue
   name=$(cat "$d/name")
-  echo "=== $name (in the cgroup-v2 VM)"
+  echo "=== $name (in the cgroup-v2 VM, $ARCH)"
   cat "$d/out.txt" 2>/dev/null || echo "(no output)"
   rc=$(cat "$d/rc" 2>/dev/null || echo missing)
   if [ "$rc" != 0 ]; then echo "--- FAIL: $name (exit $rc)"; fail=1; fi

@@ -81,3 +81,37 @@ func TestRunArm64(t *testing.T) {
 		e.assertNoLeftovers()
 	})
 }
+
+// TestRunArm64Native runs the arm64 ctrlab binary on an arm64 kernel (the
+// arm64 test VM, `make test-arm64-vm`, or an arm64 machine) with the busybox
+// image built from the machine's own arm64 /bin/busybox: PID 1, new
+// namespaces, the overlay at /, aarch64.
+func TestRunArm64Native(t *testing.T) {
+	if runtime.GOARCH != "arm64" {
+		t.Skip("runs where ctrlab itself is arm64 (make test-arm64-vm)")
+	}
+	e := newEnv(t)
+	e.needBusybox()
+	script := `echo arch=$(uname -m) pid=$$; for n in mnt pid net ipc uts cgroup; do echo ns:$n=$(readlink /proc/self/ns/$n); done
+awk '$5 == "/" {for (i = 7; i < NF; i++) if ($i == "-") print "rootfs=" $(i+1)}' /proc/self/mountinfo; echo cgroup=$(cat /proc/self/cgroup)`
+	start := time.Now()
+	out := e.mustRun("run", "--rm", "--network", "none", BusyboxRef, "sh", "-c", script)
+	t.Logf("arm64 ctrlab ran the arm64 image in %v:\n%s", time.Since(start).Round(time.Millisecond), out)
+	kv := map[string]string{}
+	for _, f := range strings.Fields(out) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			kv[k] = v
+		}
+	}
+	for k, want := range map[string]string{"arch": "aarch64", "pid": "1", "rootfs": "overlay"} {
+		if kv[k] != want {
+			t.Errorf("%s = %q, want %q\n%s", k, kv[k], want, out)
+		}
+	}
+	for _, n := range []string{"mnt", "pid", "net", "ipc", "uts", "cgroup"} {
+		if in := kv["ns:"+n]; in == "" || in == nsLink(os.Getpid(), n) {
+			t.Errorf("namespace %s inside %q: want a new one (host %q)", n, in, nsLink(os.Getpid(), n))
+		}
+	}
+	e.assertNoLeftovers()
+}

@@ -67,6 +67,19 @@ func (e *env) needBusybox() {
 	e.mustRun("load", busyboxOCI)
 }
 
+// needFirewall skips a test that uses bridge networking (the default, or
+// -p) where neither iptables nor nft is installed, as in the busybox test
+// VMs (hack/cgroup2-vm): ctrlab's NAT and published ports need one of them.
+func (e *env) needFirewall() {
+	e.t.Helper()
+	for _, n := range []string{"iptables", "nft"} {
+		if _, err := exec.LookPath(n); err == nil {
+			return
+		}
+	}
+	e.t.Skip("bridge networking needs iptables or nft, neither is in PATH (the busybox test VM has none)")
+}
+
 func (e *env) command(ctx context.Context, args ...string) *exec.Cmd {
 	c := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + e.nsPath, ctrlabBin}, args...)...)
 	c.Env = append(os.Environ(), "CTRLAB_ROOT="+e.root, "CTRLAB_BRIDGE="+e.bridge, "CTRLAB_SUBNET="+e.subnet)

@@ -8,6 +8,8 @@
 // the host's static /bin/busybox (Debian's busybox-static) with ggcr, and
 // each test `ctrlab load`s it. Registry images (CTRLAB_TEST_REGISTRY, see
 // hack/test-env.sh) are used where a test needs another platform.
+// CTRLAB_E2E_BINARY names a prebuilt static ctrlab to test instead of
+// building one (the test VMs have no Go toolchain).
 package e2e
 
 import (
@@ -55,11 +57,17 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	ctrlabBin = filepath.Join(dir, "ctrlab")
-	build := exec.Command("go", "build", "-o", ctrlabBin, "github.com/ctrlab/ctrlab/cmd/ctrlab")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static: ctrlab/self and --init run it inside containers
-	if out, err := build.CombinedOutput(); err != nil {
-		setupErr = fmt.Errorf("building ctrlab: %v\n%s", err, out)
+	if bin := os.Getenv("CTRLAB_E2E_BINARY"); bin != "" {
+		// A prebuilt static binary, e.g. in a test VM without a Go
+		// toolchain (hack/cgroup2-vm/run.sh sets it).
+		ctrlabBin = bin
+	} else {
+		ctrlabBin = filepath.Join(dir, "ctrlab")
+		build := exec.Command("go", "build", "-o", ctrlabBin, "github.com/ctrlab/ctrlab/cmd/ctrlab")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // static: ctrlab/self and --init run it inside containers
+		if out, err := build.CombinedOutput(); err != nil {
+			setupErr = fmt.Errorf("building ctrlab: %v\n%s", err, out)
+		}
 	}
 	busyboxOCI = filepath.Join(dir, "busybox-oci")
 	if err := writeBusyboxLayout(busyboxOCI, "/bin/busybox", runtime.GOARCH); err != nil {

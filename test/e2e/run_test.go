@@ -21,6 +21,7 @@ import (
 // no registry, no busybox.
 func TestRunSelf(t *testing.T) {
 	e := newEnv(t)
+	e.needFirewall()
 	out, errs, code := e.run("run", "--rm", "--json-self-test-unknown-flag")
 	if code != 2 {
 		t.Errorf("an unknown flag: exit %d, want 2 (%s%s)", code, out, errs)
@@ -163,6 +164,7 @@ func TestRunLimits(t *testing.T) {
 // container's namespaces, and rm releases everything.
 func TestRunBridge(t *testing.T) {
 	e := newEnv(t)
+	e.needFirewall()
 	e.needBusybox()
 	web, client := "web"+fmt.Sprint(rand.IntN(1e6)), "cli"+fmt.Sprint(rand.IntN(1e6))
 	port := 20000 + rand.IntN(20000)
@@ -238,6 +240,7 @@ func (e *env) mustRunIn(args ...string) string {
 // everything is released after each.
 func TestRunExitCodesAndSignals(t *testing.T) {
 	e := newEnv(t)
+	e.needFirewall()
 	e.needBusybox()
 	if _, _, code := e.run("run", "--rm", BusyboxRef, "sh", "-c", "exit 42"); code != 42 {
 		t.Errorf("exit 42 inside: ctrlab exited %d", code)
@@ -264,6 +267,7 @@ func TestRunExitCodesAndSignals(t *testing.T) {
 // then leaves nothing.
 func TestRunSIGKILLedOwner(t *testing.T) {
 	e := newEnv(t)
+	e.needFirewall()
 	e.needBusybox()
 	name := "kld" + fmt.Sprint(rand.IntN(1e6))
 	port := 20000 + rand.IntN(20000)
@@ -292,6 +296,7 @@ func TestRunLeak100(t *testing.T) {
 		t.Skip("-short")
 	}
 	e := newEnv(t)
+	e.needFirewall()
 	e.needBusybox()
 	start := time.Now()
 	for i := 0; i < 100; i++ {
