@@ -15,42 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DemoOptions configure RunDemo.
-type DemoOptions struct {
-	// Dir is where the ctrlab-overlay-demo-* workspace is made (default: os.TempDir()).
-	Dir string
-	// Keep leaves the workspace mounted at the end (it is still removed on error).
-	Keep bool
-}
-
-// Fact is one observation a demo step makes from the filesystem.
-type Fact struct {
-	Item  string `json:"item"`
-	Value string `json:"value"`
-}
-
-// DemoStep is one action of the demo and what the layers show after it.
-type DemoStep struct {
-	Title string `json:"title"`
-	// Action is the shell command the step performed in the merged view.
-	Action    string   `json:"action"`
-	Explain   []string `json:"explain"`
-	Facts     []Fact   `json:"facts"`
-	Layers    []Entry  `json:"layers"`
-	Mountinfo string   `json:"mountinfo"`
-}
-
-// DemoResult is the whole demo: the stack, every step, and the final diff.
-type DemoResult struct {
-	Workspace  string     `json:"workspace"`
-	Spec       Spec       `json:"spec"`
-	LayerNames []string   `json:"layerNames"`
-	Equivalent string     `json:"equivalent"`
-	Steps      []DemoStep `json:"steps"`
-	Diff       []Change   `json:"diff"`
-	Kept       bool       `json:"kept"`
-}
-
 // demoLayers is the content of the three image layers, bottom first. It
 // is built on first use: as a package-level value its 64 KiB word list
 // cost every ctrlab process (the re-exec'd container init too) 0.85 ms

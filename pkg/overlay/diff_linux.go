@@ -17,20 +17,6 @@ const (
 	ChangeDelete = "D"
 )
 
-// Change is one difference an upper directory holds against its lowers.
-type Change struct {
-	Kind string `json:"kind"` // "A", "C" or "D"
-	Path string `json:"path"`
-	// Whiteout: the delete comes from a whiteout in upper.
-	Whiteout bool `json:"whiteout,omitempty"`
-	// Opaque: a directory replaced whole (its lower contents hidden).
-	Opaque bool `json:"opaque,omitempty"`
-	// Dir: the path is a directory in upper.
-	Dir bool `json:"dir,omitempty"`
-}
-
-func (c Change) String() string { return c.Kind + " " + c.Path }
-
 // xattrOrigin is set by overlayfs on a copied-up file: it points at the
 // lower inode it was copied from.
 const xattrOrigin = "trusted.overlay.origin"

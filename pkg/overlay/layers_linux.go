@@ -9,30 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Entry is one path of an overlay stack and the layer that serves it.
-type Entry struct {
-	// Path inside the merged view, "/etc/motd".
-	Path string `json:"path"`
-	// Type: "file", "dir", "symlink", "whiteout", "char", "block", "fifo", "socket".
-	Type string `json:"type"`
-	// Layer serving the path ("upper", "lower1" = top lower, ...). For a
-	// whiteout, the layer holding the whiteout.
-	Layer string `json:"layer"`
-	// LayerIndex is -1 for upper, 0.. for Lowers[i].
-	LayerIndex int `json:"layerIndex"`
-	// LayerDir is the directory of that layer.
-	LayerDir string `json:"layerDir"`
-	Size     int64  `json:"size"`
-	Inode    uint64 `json:"inode"`
-	// Whiteout: the path is deleted; it is absent from the merged view.
-	Whiteout bool `json:"whiteout,omitempty"`
-	// Opaque: a directory whose lower-layer contents are hidden.
-	Opaque bool `json:"opaque,omitempty"`
-	// Below lists the lower layers that also hold this path: hidden for a
-	// file or whiteout, merged into the view for a directory.
-	Below []string `json:"below,omitempty"`
-}
-
 type layerRef struct {
 	idx int
 	dir string

@@ -4,31 +4,6 @@ package overlay
 
 import "context"
 
-// Entry is one path of an overlay stack (see the Linux build).
-type Entry struct {
-	Path       string   `json:"path"`
-	Type       string   `json:"type"`
-	Layer      string   `json:"layer"`
-	LayerIndex int      `json:"layerIndex"`
-	LayerDir   string   `json:"layerDir"`
-	Size       int64    `json:"size"`
-	Inode      uint64   `json:"inode"`
-	Whiteout   bool     `json:"whiteout,omitempty"`
-	Opaque     bool     `json:"opaque,omitempty"`
-	Below      []string `json:"below,omitempty"`
-}
-
-// Change is one difference an upper directory holds (see the Linux build).
-type Change struct {
-	Kind     string `json:"kind"`
-	Path     string `json:"path"`
-	Whiteout bool   `json:"whiteout,omitempty"`
-	Opaque   bool   `json:"opaque,omitempty"`
-	Dir      bool   `json:"dir,omitempty"`
-}
-
-func (c Change) String() string { return c.Kind + " " + c.Path }
-
 // Supported returns ErrNotImplemented: overlayfs is Linux only.
 func Supported() error { return ErrNotImplemented }
 
@@ -70,39 +45,6 @@ func ConvertOCIToOverlay(string, ...ConvertOption) error { return ErrNotImplemen
 
 // ConvertOverlayToOCI returns ErrNotImplemented.
 func ConvertOverlayToOCI(string, ...ConvertOption) error { return ErrNotImplemented }
-
-// DemoOptions configure RunDemo (see the Linux build).
-type DemoOptions struct {
-	Dir  string
-	Keep bool
-}
-
-// Fact is one observation of a demo step.
-type Fact struct {
-	Item  string `json:"item"`
-	Value string `json:"value"`
-}
-
-// DemoStep is one action of the demo (see the Linux build).
-type DemoStep struct {
-	Title     string   `json:"title"`
-	Action    string   `json:"action"`
-	Explain   []string `json:"explain"`
-	Facts     []Fact   `json:"facts"`
-	Layers    []Entry  `json:"layers"`
-	Mountinfo string   `json:"mountinfo"`
-}
-
-// DemoResult is the whole demo (see the Linux build).
-type DemoResult struct {
-	Workspace  string     `json:"workspace"`
-	Spec       Spec       `json:"spec"`
-	LayerNames []string   `json:"layerNames"`
-	Equivalent string     `json:"equivalent"`
-	Steps      []DemoStep `json:"steps"`
-	Diff       []Change   `json:"diff"`
-	Kept       bool       `json:"kept"`
-}
 
 // RunDemo returns ErrNotImplemented.
 func RunDemo(context.Context, DemoOptions, func(DemoStep) error) (*DemoResult, error) {
