@@ -31,16 +31,6 @@ type ExecConfig struct {
 	NoNewPrivileges bool     `json:"noNewPrivileges"`
 }
 
-// ExecOptions are the knobs of Exec (docker exec's -e -u -w -t).
-type ExecOptions struct {
-	Env        []string
-	User       string
-	Cwd        string
-	Terminal   bool
-	TerminalFD int
-	Signals    <-chan os.Signal
-}
-
 // nsOrder is the order setns(2) joins namespaces: mount last, since after
 // it the host's /proc and /sys are out of reach (the fds are opened first).
 var nsOrder = []ns.Kind{ns.IPC, ns.UTS, ns.Net, ns.PID, ns.Cgroup, ns.Mount}

@@ -5,7 +5,6 @@ package container
 import (
 	"context"
 	"io"
-	"os"
 	"syscall"
 	"time"
 
@@ -36,24 +35,6 @@ func WithExplain(fn func(*explain.Report)) Option { return func() {} }
 type Container struct {
 	ID  string
 	Pid int
-}
-
-// RunOptions are the lifecycle knobs of Run.
-type RunOptions struct {
-	AutoRemove bool
-	Signals    <-chan os.Signal
-	TerminalFD int
-	OnStarted  func(*Container)
-}
-
-// ExecOptions are the knobs of Exec.
-type ExecOptions struct {
-	Env        []string
-	User       string
-	Cwd        string
-	Terminal   bool
-	TerminalFD int
-	Signals    <-chan os.Signal
 }
 
 // Start needs Linux.
