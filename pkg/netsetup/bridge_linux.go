@@ -154,15 +154,15 @@ func (h *Host) ensureBridgeNet(br *Bridge, fw firewall) error {
 	if err := h.setSysctl("net/ipv4/conf/"+br.Name+"/route_localnet", "1"); err != nil {
 		return err
 	}
-	if err := fw.Ensure(); err != nil {
+	// The chains, jumps and rules change only when a bridge is created
+	// (or someone flushes them): one read verifies them on every connect,
+	// and only when something is missing are they written, under the
+	// state lock so that two ctrlab processes do not both add it.
+	rules := bridgeRules(br)
+	if ok, err := fw.Check(rules); err != nil || ok {
 		return err
 	}
-	for _, r := range bridgeRules(br) {
-		if err := fw.Add(r); err != nil {
-			return err
-		}
-	}
-	return nil
+	return h.withState(func(*stateFile) error { return fw.Ensure(rules) })
 }
 
 // bridgeRules are the rules every ctrlab bridge needs: masquerade traffic

@@ -309,12 +309,12 @@ func (h *Host) Publish(ctx context.Context, att *Attachment, pm PortMapping) ([]
 		return nil, err
 	}
 	rules := publishRules(cur, pm)
+	if err := fw.Ensure(rules); err != nil {
+		_, _ = h.Unpublish(ctx, cur, pm)
+		return nil, err
+	}
 	var eq []string
 	for _, r := range rules {
-		if err := fw.Add(r); err != nil {
-			_, _ = h.Unpublish(ctx, cur, pm)
-			return nil, err
-		}
 		eq = append(eq, fw.Equiv(r))
 	}
 	att.Ports = cur.Ports
