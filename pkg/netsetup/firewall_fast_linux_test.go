@@ -170,3 +170,43 @@ func mustBridge(t *testing.T, h *Host, name string) *Bridge {
 	}
 	return br
 }
+
+// TestBridgeRecreatedBehindBack: the bridge link deleted and the rules
+// torn down by something other than this state dir (another root's `net
+// cleanup`, `ip link del`): the next EnsureBridge re-creates the bridge with
+// its recorded subnet (the record of its own old self is no overlap) and
+// writes the rules again.
+func TestBridgeRecreatedBehindBack(t *testing.T) {
+	h, hostNS := testHost(t)
+	c := ctx(t)
+	name := testutil.Name("br")
+	br, err := h.EnsureBridge(c, BridgeOptions{Name: name, Subnet: "10.77.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := h.nl.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.nl.LinkDel(l); err != nil {
+		t.Fatal(err)
+	}
+	fw, _ := h.firewall()
+	if _, err := fw.Teardown(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := h.EnsureBridge(c, BridgeOptions{Name: name, Subnet: "10.77.0.0/24"})
+	if err != nil {
+		t.Fatalf("re-creating a bridge deleted behind ctrlab's back: %v", err)
+	}
+	if !again.Created || again.Subnet != br.Subnet {
+		t.Errorf("re-created bridge: created %v subnet %s, want true %s", again.Created, again.Subnet, br.Subnet)
+	}
+	got := mustBridge(t, h, name)
+	if got.Gateway.String() != "10.77.0.1" {
+		t.Errorf("bridge %s gateway (from netlink) = %s, want 10.77.0.1", name, got.Gateway)
+	}
+	if fw.Name() == "iptables" {
+		assertBridgeRules(t, hostNS, name)
+	}
+}
