@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
 	"github.com/ctrlab/ctrlab/pkg/testutil"
@@ -208,5 +209,35 @@ func TestBridgeRecreatedBehindBack(t *testing.T) {
 	}
 	if fw.Name() == "iptables" {
 		assertBridgeRules(t, hostNS, name)
+	}
+}
+
+// TestDisconnectUntaggedPairPeerInside: Connect creates eth0 directly in
+// the container's netns; killed before the alias, it leaves an untagged
+// host veth whose peer is in another netns. Disconnect deletes that pair.
+func TestDisconnectUntaggedPairPeerInside(t *testing.T) {
+	h, _ := testHost(t)
+	c := ctx(t)
+	info, err := h.AddNetns(c, testutil.Name("u"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, nl := openNS(t, info.Path)
+	att := &Attachment{Name: info.Name, HostVeth: "ctrlabv" + randHex(4), StateDir: h.stateDir}
+	if err := h.withState(func(st *stateFile) error { st.Attachments[att.HostVeth] = att; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: att.HostVeth}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(ns))}
+	if err := h.nl.LinkAdd(veth); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Disconnect(c, att); err != nil {
+		t.Fatalf("disconnect of an untagged pair: %v", err)
+	}
+	if _, err := h.nl.LinkByName(att.HostVeth); err == nil {
+		t.Errorf("%s left behind", att.HostVeth)
+	}
+	if _, err := nl.LinkByName("eth0"); err == nil {
+		t.Errorf("eth0 left behind in %s", info.Path)
 	}
 }
