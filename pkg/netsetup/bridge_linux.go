@@ -92,7 +92,7 @@ func (h *Host) ensureBridgeLocked(st *stateFile, name string, want netip.Prefix)
 	if !errors.As(err, &nf) {
 		return nil, fmt.Errorf("looking up link %q: %w", name, err)
 	}
-	subnet, err := h.pickSubnet(st, want)
+	subnet, err := h.pickSubnet(st, name, want)
 	if err != nil {
 		return nil, err
 	}
@@ -154,15 +154,15 @@ func (h *Host) ensureBridgeNet(br *Bridge, fw firewall) error {
 	if err := h.setSysctl("net/ipv4/conf/"+br.Name+"/route_localnet", "1"); err != nil {
 		return err
 	}
-	if err := fw.Ensure(); err != nil {
+	// The chains, jumps and rules change only when a bridge is created
+	// (or someone flushes them): one read verifies them on every connect,
+	// and only when something is missing are they written, under the
+	// state lock so that two ctrlab processes do not both add it.
+	rules := bridgeRules(br)
+	if ok, err := fw.Check(rules); err != nil || ok {
 		return err
 	}
-	for _, r := range bridgeRules(br) {
-		if err := fw.Add(r); err != nil {
-			return err
-		}
-	}
-	return nil
+	return h.withState(func(*stateFile) error { return fw.Ensure(rules) })
 }
 
 // bridgeRules are the rules every ctrlab bridge needs: masquerade traffic
@@ -205,8 +205,10 @@ func (h *Host) bridgeFromLink(link netlink.Link) (*Bridge, error) {
 }
 
 // pickSubnet returns want if it overlaps no host route nor another ctrlab
-// bridge, else (when want is unset) the first free 10.88.N.0/24.
-func (h *Host) pickSubnet(st *stateFile, want netip.Prefix) (netip.Prefix, error) {
+// bridge, else (when want is unset) the first free 10.88.N.0/24. The
+// record of the bridge being (re)created itself is not a conflict: its
+// link is gone (deleted behind ctrlab's back), so its subnet is free.
+func (h *Host) pickSubnet(st *stateFile, name string, want netip.Prefix) (netip.Prefix, error) {
 	routes, err := h.nl.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("listing host routes: %w", err)
@@ -227,7 +229,9 @@ func (h *Host) pickSubnet(st *stateFile, want netip.Prefix) (netip.Prefix, error
 		used = append(used, netip.PrefixFrom(a, ones).Masked())
 	}
 	for _, b := range st.Bridges {
-		used = append(used, b.Subnet)
+		if b.Name != name {
+			used = append(used, b.Subnet)
+		}
 	}
 	overlap := func(p netip.Prefix) (netip.Prefix, bool) {
 		for _, u := range used {

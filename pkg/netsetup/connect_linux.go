@@ -15,18 +15,18 @@ import (
 )
 
 // Connect wires a namespace to a ctrlab bridge: it ensures the bridge,
-// leases an address, creates a veth pair in the host namespace, enslaves
-// the host end to the bridge, moves the other end into the namespace,
-// renames it eth0, adds the address, brings eth0 and lo up and adds the
-// default route via the bridge address. On any error it rolls back: the
-// veth is deleted and the lease released.
+// leases an address, creates a veth pair whose host end is in the host
+// namespace and whose other end, eth0, is created directly inside the
+// namespace (one RTM_NEWLINK carrying the peer's IFLA_NET_NS_FD: moving a
+// link between namespaces afterwards costs an RCU grace period, ~13 ms
+// here), enslaves the host end to the bridge, adds the address, brings
+// eth0 and lo up and adds the default route via the bridge address. On
+// any error it rolls back: the veth is deleted and the lease released.
 //
 // Equivalent to:
 //
-//	ip link add ctrlabvXXXX type veth peer name ctrlabpXXXX
+//	ip link add ctrlabvXXXX type veth peer name eth0 netns ctrlab-red
 //	ip link set ctrlabvXXXX master ctrlab0 up
-//	ip link set ctrlabpXXXX netns ctrlab-red
-//	ip -n ctrlab-red link set ctrlabpXXXX name eth0
 //	ip -n ctrlab-red addr add 10.88.0.2/24 dev eth0
 //	ip -n ctrlab-red link set eth0 up; ip -n ctrlab-red link set lo up
 //	ip -n ctrlab-red route add default via 10.88.0.1
@@ -62,8 +62,7 @@ func (h *Host) Connect(ctx context.Context, opts ConnectOptions) (att *Attachmen
 		return nil, fmt.Errorf("looking up bridge %s: %w", br.Name, err)
 	}
 
-	suffix := randHex(4)
-	hostName, peerName := "ctrlabv"+suffix, "ctrlabp"+suffix
+	hostName := "ctrlabv" + randHex(4)
 	att = &Attachment{
 		Name: opts.Name, Bridge: br.Name, HostVeth: hostName, IfName: opts.IfName,
 		NetnsPath: opts.NetnsPath, PID: opts.PID, Gateway: br.Gateway, StateDir: h.stateDir,
@@ -80,7 +79,7 @@ func (h *Host) Connect(ctx context.Context, opts ConnectOptions) (att *Attachmen
 	if err != nil {
 		return nil, err
 	}
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostName}, PeerName: peerName}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostName}, PeerName: opts.IfName, PeerNamespace: netlink.NsFd(int(target))}
 	defer func() {
 		if err != nil { // roll back the half-built cable and the lease
 			if l, e := h.nl.LinkByName(hostName); e == nil {
@@ -91,18 +90,17 @@ func (h *Host) Connect(ctx context.Context, opts ConnectOptions) (att *Attachmen
 		}
 	}()
 	if err := h.nl.LinkAdd(veth); err != nil {
-		return nil, fmt.Errorf("creating veth pair %s/%s: %w", hostName, peerName, err)
+		return nil, fmt.Errorf("creating veth pair %s/%s in %s: %w", hostName, opts.IfName, path, err)
 	}
 	hostLink, err := h.nl.LinkByName(hostName)
 	if err != nil {
 		return nil, fmt.Errorf("looking up %s: %w", hostName, err)
 	}
-	peer, err := h.nl.LinkByName(peerName)
+	eth, err := tnl.LinkByName(opts.IfName)
 	if err != nil {
-		return nil, fmt.Errorf("looking up %s: %w", peerName, err)
+		return nil, fmt.Errorf("looking up %s in %s: %w", opts.IfName, path, err)
 	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.IP(att.Address.Addr().AsSlice()), Mask: net.CIDRMask(att.Address.Bits(), 32)}}
-	var eth netlink.Link
 	steps := []struct {
 		what string
 		fn   func() error
@@ -110,18 +108,6 @@ func (h *Host) Connect(ctx context.Context, opts ConnectOptions) (att *Attachmen
 		{"tagging " + hostName, func() error { return h.nl.LinkSetAlias(hostLink, aliasTag) }},
 		{"attaching " + hostName + " to " + br.Name, func() error { return h.nl.LinkSetMaster(hostLink, brLink) }},
 		{"setting " + hostName + " up", func() error { return h.nl.LinkSetUp(hostLink) }},
-		{"moving " + peerName + " into " + path, func() error { return h.nl.LinkSetNsFd(peer, int(target)) }},
-		{"renaming " + peerName + " to " + opts.IfName, func() error {
-			l, err := tnl.LinkByName(peerName)
-			if err != nil {
-				return err
-			}
-			if err := tnl.LinkSetName(l, opts.IfName); err != nil {
-				return err
-			}
-			eth, err = tnl.LinkByName(opts.IfName)
-			return err
-		}},
 		{"adding address " + att.Address.String(), func() error { return tnl.AddrAdd(eth, addr) }},
 		{"setting " + opts.IfName + " up", func() error { return tnl.LinkSetUp(eth) }},
 		{"setting lo up", func() error {
@@ -158,10 +144,8 @@ func (h *Host) Connect(ctx context.Context, opts ConnectOptions) (att *Attachmen
 		att.Equivalent = append(att.Equivalent, br.Equivalent...)
 	}
 	att.Equivalent = append(att.Equivalent,
-		"ip link add "+hostName+" type veth peer name "+peerName,
+		"ip link add "+hostName+" type veth peer name "+opts.IfName+" netns "+nsArg(opts.PID, path),
 		"ip link set "+hostName+" master "+br.Name+" up",
-		"ip link set "+peerName+" netns "+nsArg(opts.PID, path),
-		in+"link set "+peerName+" name "+opts.IfName,
 		in+"addr add "+att.Address.String()+" dev "+opts.IfName,
 		in+"link set "+opts.IfName+" up",
 		in+"link set lo up",
@@ -257,12 +241,17 @@ func (h *Host) Disconnect(ctx context.Context, att *Attachment) ([]string, error
 // but did not tag yet: ctrlab was killed between the RTM_NEWLINK and the
 // alias (the kernel ignores IFLA_IFALIAS on creation, so the two cannot be
 // one step). Its name, with a random suffix, was recorded before it was
-// created; it is ours when its peer is still in this netns under the
-// matching "ctrlabp" name (the alias is set before the peer is moved).
+// created; it is ours when it is a veth whose peer was created in another
+// namespace (IFLA_LINK_NETNSID set: Connect creates eth0 directly in the
+// container's netns), or, as older ctrlab versions created it, whose peer
+// is still in this netns under the matching "ctrlabp" name.
 func (h *Host) untaggedPair(l netlink.Link, att *Attachment) bool {
 	suffix, ok := strings.CutPrefix(att.HostVeth, "ctrlabv")
 	if !ok || l.Type() != "veth" {
 		return false
+	}
+	if l.Attrs().NetNsID >= 0 {
+		return true
 	}
 	peer, err := h.nl.LinkByName("ctrlabp" + suffix)
 	return err == nil && peer.Type() == "veth" && peer.Attrs().ParentIndex == l.Attrs().Index
@@ -309,12 +298,12 @@ func (h *Host) Publish(ctx context.Context, att *Attachment, pm PortMapping) ([]
 		return nil, err
 	}
 	rules := publishRules(cur, pm)
+	if err := fw.Ensure(rules); err != nil {
+		_, _ = h.Unpublish(ctx, cur, pm)
+		return nil, err
+	}
 	var eq []string
 	for _, r := range rules {
-		if err := fw.Add(r); err != nil {
-			_, _ = h.Unpublish(ctx, cur, pm)
-			return nil, err
-		}
 		eq = append(eq, fw.Equiv(r))
 	}
 	att.Ports = cur.Ports

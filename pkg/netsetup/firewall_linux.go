@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"sort"
 	"strings"
 )
 
@@ -22,10 +23,16 @@ type fwRule struct {
 // firewall is one backend: iptables (legacy or nf_tables flavour) or nft.
 type firewall interface {
 	Name() string
-	// Ensure creates ctrlab's chains and the jumps to them (idempotent).
-	Ensure() error
-	// Add appends r unless a rule with its comment exists.
-	Add(r fwRule) error
+	// Check reads the ruleset once and reports whether ctrlab's chains,
+	// the jumps to them and every rule of rules are present as given (no
+	// change is made). It is the per-container fast path: one process.
+	Check(rules []fwRule) (bool, error)
+	// Ensure creates ctrlab's chains and the jumps to them and adds the
+	// rules that are missing, replacing a rule that carries the comment
+	// of one of rules but differs from it (a stale rule). It reads the
+	// ruleset once and writes what is missing in one batch where the
+	// backend allows (iptables-restore --noflush, nft -f). Idempotent.
+	Ensure(rules []fwRule) error
 	// DeleteOwned deletes the rules whose comment names owner (and port,
 	// when port is not empty).
 	DeleteOwned(owner, port string) ([]Rule, error)
@@ -78,7 +85,8 @@ func detectFirewall(force string, h *Host) (firewall, error) {
 			if err != nil {
 				continue
 			}
-			return &iptables{h: h, bin: path, save: save}, nil
+			restore, _ := exec.LookPath("iptables-restore") // optional: batches the writes
+			return &iptables{h: h, bin: path, save: save, restore: restore}, nil
 		}
 		return &nft{h: h, bin: path}, nil
 	}
@@ -91,6 +99,9 @@ func detectFirewall(force string, h *Host) (firewall, error) {
 // run executes a firewall binary inside the host namespace.
 func (h *Host) run(stdin string, name string, args ...string) (string, error) {
 	var out, errb bytes.Buffer
+	if h.runHook != nil {
+		h.runHook(name, args)
+	}
 	err := h.inHost(func() error {
 		cmd := exec.Command(name, args...)
 		cmd.Stdout, cmd.Stderr = &out, &errb
@@ -122,8 +133,8 @@ func (e *CmdError) Unwrap() error { return e.Err }
 // --- iptables ---
 
 type iptables struct {
-	h         *Host
-	bin, save string
+	h                  *Host
+	bin, save, restore string
 }
 
 func (f *iptables) Name() string { return "iptables" }
@@ -143,45 +154,221 @@ var iptJumps = []struct {
 	{"filter", "FORWARD", chainFwd, nil, true},
 }
 
-func (f *iptables) Ensure() error {
-	for _, c := range []struct{ table, chain string }{{"nat", chainPost}, {"nat", chainDNAT}, {"filter", chainFwd}} {
-		if _, err := f.ipt("-t", c.table, "-S", c.chain); err != nil {
-			if _, err := f.ipt("-t", c.table, "-N", c.chain); err != nil {
-				// Another process may have created it meanwhile.
-				if _, err2 := f.ipt("-t", c.table, "-S", c.chain); err2 != nil {
-					return fmt.Errorf("creating chain %s/%s: %w", c.table, c.chain, err)
-				}
+// iptWant is one rule ctrlab needs: a jump from a builtin chain or a
+// rule in a ctrlab chain, as iptables arguments after "-A CHAIN".
+type iptWant struct {
+	table, chain string
+	args         []string
+	insert       bool
+	comment      string // unique comment (empty for the shared jump tag)
+}
+
+func (f *iptables) wants(rules []fwRule) []iptWant {
+	var w []iptWant
+	for _, j := range iptJumps {
+		spec := append(append([]string{}, j.match...), "-m", "comment", "--comment", jumpTag, "-j", j.target)
+		w = append(w, iptWant{table: j.table, chain: j.chain, args: spec, insert: j.insert})
+	}
+	for _, r := range rules {
+		w = append(w, iptWant{table: r.Table, chain: r.Chain, args: f.spec(r), comment: r.Comment})
+	}
+	return w
+}
+
+// iptRuleset is one read of `iptables-save` (every table, one process):
+// the chains of each table and the "-A" lines of each chain.
+type iptRuleset struct {
+	chains map[string]bool     // "nat/CTRLAB-DNAT"
+	lines  map[string][]string // "nat/CTRLAB-DNAT" -> "-A CTRLAB-DNAT ..." lines
+}
+
+func (f *iptables) read() (*iptRuleset, error) {
+	out, err := f.h.run("", f.save)
+	if err != nil {
+		return nil, fmt.Errorf("reading the firewall rules: %w", err)
+	}
+	return parseIptablesSave(out), nil
+}
+
+func parseIptablesSave(out string) *iptRuleset {
+	rs := &iptRuleset{chains: map[string]bool{}, lines: map[string][]string{}}
+	table := ""
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "*"):
+			table = strings.TrimSpace(line[1:])
+		case strings.HasPrefix(line, ":"):
+			if f := strings.Fields(line[1:]); len(f) > 0 {
+				rs.chains[table+"/"+f[0]] = true
+			}
+		case strings.HasPrefix(line, "-A "):
+			if f := strings.Fields(line); len(f) > 1 {
+				rs.lines[table+"/"+f[1]] = append(rs.lines[table+"/"+f[1]], line)
 			}
 		}
 	}
-	for _, j := range iptJumps {
-		spec := append(append([]string{}, j.match...), "-m", "comment", "--comment", jumpTag, "-j", j.target)
-		if _, err := f.ipt(append([]string{"-t", j.table, "-C", j.chain}, spec...)...); err == nil {
-			continue
+	return rs
+}
+
+// iptNormal turns iptables arguments into a comparable form: iptables-save
+// adds the implicit "-m tcp" of "-p tcp --dport" and prints host addresses
+// as /32, and orders matches its own way; the words are sorted.
+func iptNormal(args []string) string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "-m" && i+1 < len(args) {
+			switch args[i+1] {
+			case "tcp", "udp", "sctp", "udplite":
+				i++
+				continue
+			}
 		}
-		op := "-A"
-		if j.insert {
-			op = "-I"
+		if i > 0 && (args[i-1] == "-s" || args[i-1] == "-d") {
+			a = strings.TrimSuffix(a, "/32")
 		}
-		if _, err := f.ipt(append([]string{"-t", j.table, op, j.chain}, spec...)...); err != nil {
-			return fmt.Errorf("adding jump %s -> %s: %w", j.chain, j.target, err)
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\x00")
+}
+
+// iptPlan is what Ensure must change: chains to create, stale lines to
+// delete, rules to add.
+type iptPlan struct {
+	chains []struct{ table, chain string }
+	del    []Rule
+	add    []iptWant
+}
+
+func (p *iptPlan) empty() bool { return len(p.chains) == 0 && len(p.del) == 0 && len(p.add) == 0 }
+
+func (f *iptables) plan(rs *iptRuleset, rules []fwRule) *iptPlan {
+	p := &iptPlan{}
+	for _, c := range []struct{ table, chain string }{{"nat", chainPost}, {"nat", chainDNAT}, {"filter", chainFwd}} {
+		if !rs.chains[c.table+"/"+c.chain] {
+			p.chains = append(p.chains, c)
 		}
 	}
+	for _, w := range f.wants(rules) {
+		want := iptNormal(w.args)
+		found := false
+		for _, line := range rs.lines[w.table+"/"+w.chain] {
+			args := shellSplit(line)[2:]
+			if iptNormal(args) == want {
+				found = true
+				continue
+			}
+			if w.comment != "" && argAfter(args, "--comment") == w.comment {
+				p.del = append(p.del, Rule{Table: w.table, Chain: w.chain, Rule: line, Comment: w.comment})
+			}
+		}
+		if !found {
+			p.add = append(p.add, w)
+		}
+	}
+	return p
+}
+
+func (f *iptables) Check(rules []fwRule) (bool, error) {
+	rs, err := f.read()
+	if err != nil {
+		return false, err
+	}
+	return f.plan(rs, rules).empty(), nil
+}
+
+func (f *iptables) Ensure(rules []fwRule) error {
+	var err error
+	// A concurrent writer (another state dir, another tool) may change the
+	// rules between the read and the write; one retry re-reads them.
+	for attempt := 0; attempt < 2; attempt++ {
+		var rs *iptRuleset
+		if rs, err = f.read(); err != nil {
+			return err
+		}
+		if err = f.apply(f.plan(rs, rules)); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+func (f *iptables) apply(p *iptPlan) error {
+	// Chains are created with -N, never declared in a restore file: with
+	// --noflush, declaring a chain that exists meanwhile flushes it.
+	for _, c := range p.chains {
+		if _, err := f.ipt("-t", c.table, "-N", c.chain); err != nil {
+			if _, err2 := f.ipt("-t", c.table, "-S", c.chain); err2 != nil {
+				return fmt.Errorf("creating chain %s/%s: %w", c.table, c.chain, err)
+			}
+		}
+	}
+	if len(p.del) == 0 && len(p.add) == 0 {
+		return nil
+	}
+	if f.restore == "" { // no iptables-restore: one process per change
+		for _, r := range p.del {
+			if err := f.del(r); err != nil {
+				return fmt.Errorf("deleting stale firewall rule %q: %w", r.Comment, err)
+			}
+		}
+		for _, w := range p.add {
+			op := "-A"
+			if w.insert {
+				op = "-I"
+			}
+			if _, err := f.ipt(append([]string{"-t", w.table, op, w.chain}, w.args...)...); err != nil {
+				return fmt.Errorf("adding firewall rule %s %s: %w", w.chain, shellJoin(w.args), err)
+			}
+		}
+		return nil
+	}
+	var b strings.Builder
+	for _, table := range []string{"nat", "filter"} {
+		var lines []string
+		for _, r := range p.del {
+			if r.Table == table {
+				lines = append(lines, "-D"+strings.TrimPrefix(r.Rule, "-A"))
+			}
+		}
+		for _, w := range p.add {
+			if w.table != table {
+				continue
+			}
+			op := "-A "
+			if w.insert {
+				op = "-I "
+			}
+			lines = append(lines, op+w.chain+" "+restoreJoin(w.args))
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		b.WriteString("*" + table + "\n" + strings.Join(lines, "\n") + "\nCOMMIT\n")
+	}
+	if _, err := f.h.run(b.String(), f.restore, "--wait=5", "--noflush"); err != nil {
+		return fmt.Errorf("adding firewall rules: %w", err)
+	}
 	return nil
+}
+
+// restoreJoin quotes arguments for an iptables-restore line (double
+// quotes, as iptables-save prints comments).
+func restoreJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \"'\\") {
+			q[i] = `"` + strings.ReplaceAll(strings.ReplaceAll(a, `\`, `\\`), `"`, `\"`) + `"`
+		} else {
+			q[i] = a
+		}
+	}
+	return strings.Join(q, " ")
 }
 
 func (f *iptables) spec(r fwRule) []string {
 	return append(append([]string{}, r.Ipt...), "-m", "comment", "--comment", r.Comment)
-}
-
-func (f *iptables) Add(r fwRule) error {
-	if _, err := f.ipt(append([]string{"-t", r.Table, "-C", r.Chain}, f.spec(r)...)...); err == nil {
-		return nil
-	}
-	if _, err := f.ipt(append([]string{"-t", r.Table, "-A", r.Chain}, f.spec(r)...)...); err != nil {
-		return fmt.Errorf("adding firewall rule %q: %w", r.Comment, err)
-	}
-	return nil
 }
 
 func (f *iptables) Equiv(r fwRule) string {
@@ -292,33 +479,63 @@ func (f *nft) Name() string { return "nft" }
 
 var nftChain = map[string]string{chainPost: "postrouting", chainDNAT: "dnat", chainFwd: "forward"}
 
-func (f *nft) Ensure() error {
-	script := `add table ip ctrlab
+const nftBase = `add table ip ctrlab
 add chain ip ctrlab postrouting { type nat hook postrouting priority srcnat; }
 add chain ip ctrlab prerouting { type nat hook prerouting priority dstnat; }
 add chain ip ctrlab output { type nat hook output priority -100; }
 add chain ip ctrlab forward { type filter hook forward priority filter; }
 add chain ip ctrlab dnat
 `
-	if _, err := f.h.run(script, f.bin, "-f", "-"); err != nil {
-		return fmt.Errorf("creating nft table ip ctrlab: %w", err)
-	}
-	rules, err := f.List()
+
+// plan returns the nft script that adds what is missing ("" when
+// nothing is): the table and chains (`add` is idempotent), the jumps to
+// dnat and the rules, found by comment (nft prints rules in its own
+// normalized form, so the comment is what identifies them).
+func (f *nft) plan(rules []fwRule) (string, error) {
+	have, chains, err := f.read()
 	if err != nil {
-		return err
+		return "", err
 	}
-	have := map[string]bool{}
-	for _, r := range rules {
-		if r.Comment == jumpTag {
-			have[r.Chain] = true
+	var b strings.Builder
+	for _, c := range []string{"postrouting", "prerouting", "output", "forward", "dnat"} {
+		if !chains[c] {
+			b.WriteString(nftBase)
+			break
 		}
+	}
+	jumps := map[string]bool{}
+	comments := map[string]bool{}
+	for _, r := range have {
+		if r.Comment == jumpTag {
+			jumps[r.Chain] = true
+		}
+		comments[r.Chain+"/"+r.Comment] = true
 	}
 	for _, c := range []string{"prerouting", "output"} {
-		if !have[c] {
-			if _, err := f.h.run("", f.bin, "add", "rule", "ip", nftTable, c, "fib", "daddr", "type", "local", "jump", "dnat", "comment", `"`+jumpTag+`"`); err != nil {
-				return fmt.Errorf("adding nft jump %s -> dnat: %w", c, err)
-			}
+		if !jumps[c] {
+			b.WriteString("add rule ip ctrlab " + c + ` fib daddr type local jump dnat comment "` + jumpTag + "\"\n")
 		}
+	}
+	for _, r := range rules {
+		if !comments[nftChain[r.Chain]+"/"+r.Comment] {
+			b.WriteString(f.ruleText(r) + "\n")
+		}
+	}
+	return b.String(), nil
+}
+
+func (f *nft) Check(rules []fwRule) (bool, error) {
+	script, err := f.plan(rules)
+	return script == "" && err == nil, err
+}
+
+func (f *nft) Ensure(rules []fwRule) error {
+	script, err := f.plan(rules)
+	if err != nil || script == "" {
+		return err
+	}
+	if _, err := f.h.run(script, f.bin, "-f", "-"); err != nil {
+		return fmt.Errorf("adding nft table ip ctrlab and its rules: %w", err)
 	}
 	return nil
 }
@@ -327,30 +544,21 @@ func (f *nft) ruleText(r fwRule) string {
 	return "add rule ip ctrlab " + nftChain[r.Chain] + " " + r.Nft + ` comment "` + r.Comment + `"`
 }
 
-func (f *nft) Add(r fwRule) error {
-	rules, err := f.List()
-	if err != nil {
-		return err
-	}
-	for _, x := range rules {
-		if x.Comment == r.Comment {
-			return nil
-		}
-	}
-	if _, err := f.h.run(f.ruleText(r)+"\n", f.bin, "-f", "-"); err != nil {
-		return fmt.Errorf("adding firewall rule %q: %w", r.Comment, err)
-	}
-	return nil
-}
-
 func (f *nft) Equiv(r fwRule) string { return "nft '" + f.ruleText(r) + "'" }
 
 // List parses `nft -a list table ip ctrlab`; Rule.Rule ends with the
 // "# handle N" needed to delete it.
 func (f *nft) List() ([]Rule, error) {
+	rules, _, err := f.read()
+	return rules, err
+}
+
+// read lists the table once: its rules and the names of its chains.
+func (f *nft) read() ([]Rule, map[string]bool, error) {
+	chains := map[string]bool{}
 	out, err := f.h.run("", f.bin, "-a", "list", "table", "ip", nftTable)
 	if err != nil {
-		return nil, nil // no table: no rules
+		return nil, chains, nil // no table: no rules
 	}
 	var rules []Rule
 	chain := ""
@@ -358,6 +566,7 @@ func (f *nft) List() ([]Rule, error) {
 		s := strings.TrimSpace(line)
 		if strings.HasPrefix(s, "chain ") {
 			chain = strings.Fields(s)[1]
+			chains[chain] = true
 			continue
 		}
 		if !strings.Contains(s, "# handle") || strings.HasPrefix(s, "table ") || strings.HasPrefix(s, "type ") || chain == "" {
@@ -368,7 +577,7 @@ func (f *nft) List() ([]Rule, error) {
 		}
 		rules = append(rules, Rule{Table: "ip ctrlab", Chain: chain, Rule: s, Comment: argAfter(shellSplit(s), "comment")})
 	}
-	return rules, nil
+	return rules, chains, nil
 }
 
 func (f *nft) DeleteOwned(owner, port string) ([]Rule, error) {

@@ -22,6 +22,9 @@ type Host struct {
 	fwName   string // "", "iptables" or "nft"
 	fw       firewall
 	ownNS    bool // ns is the netns of the calling process
+	// runHook, when set, sees every firewall command before it runs
+	// (tests count the processes of the per-container path).
+	runHook func(name string, args []string)
 }
 
 // Option configures Open.
