@@ -1,6 +1,8 @@
 package netsetup
 
 import (
+	_ "github.com/ctrlab/ctrlab/pkg/ns" // keeps the main goroutine on the main thread (see there)
+
 	"fmt"
 	"os"
 	"path/filepath"
