@@ -99,7 +99,8 @@ func useTestCtrlab(t *testing.T) {
 	t.Setenv("CTRLAB_SUBNET", "10.205.0.0/24")
 	t.Cleanup(func() {
 		Ctrlab = old
-		_ = exec.Command(bin, "net", "cleanup").Run()
+		// Only this test's bridge: `net cleanup` would take every ctrlab link.
+		_ = exec.Command(bin, "net", "bridge", "down", "--name", "ctrlablabbr0").Run()
 	})
 }
 
