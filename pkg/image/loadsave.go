@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
@@ -148,8 +149,10 @@ type SaveResult struct {
 }
 
 // Save writes a stored image as a docker-save tarball (loadable by
-// `docker load`, `ctrlab load`, `podman load`), atomically.
-// Equivalent to: `docker save -o FILE REF`.
+// `docker load`, `ctrlab load`, `podman load`), atomically. When file ends
+// in "/" or names an empty directory, it writes an OCI image layout there
+// instead (loadable by `ctrlab load DIR`, `skopeo copy oci:DIR ...`).
+// Equivalent to: `docker save -o FILE REF` / `skopeo copy ... oci:DIR:TAG`.
 func (s *Store) Save(ctx context.Context, ref, file string) (*SaveResult, error) {
 	d, err := s.find(ref)
 	if err != nil {
@@ -162,6 +165,9 @@ func (s *Store) Save(ctx context.Context, ref, file string) (*SaveResult, error)
 	r, err := name.ParseReference(d.Annotations[AnnotationRefName])
 	if err != nil {
 		return nil, err
+	}
+	if st, err := os.Stat(file); strings.HasSuffix(file, "/") || err == nil && st.IsDir() {
+		return saveLayout(ctx, r, img, filepath.Clean(file))
 	}
 	f, err := os.CreateTemp(filepath.Dir(file), ".tmp-"+filepath.Base(file)+"-")
 	if err != nil {
@@ -186,4 +192,43 @@ func (s *Store) Save(ctx context.Context, ref, file string) (*SaveResult, error)
 		res.Size = st.Size()
 	}
 	return res, ctx.Err()
+}
+
+// saveLayout writes img as an OCI image layout at dir (which must not exist
+// or be empty): built in a temporary sibling, then renamed into place.
+func saveLayout(ctx context.Context, r name.Reference, img v1.Image, dir string) (*SaveResult, error) {
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return nil, fmt.Errorf("saving to %q: the directory is not empty", dir)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-"+filepath.Base(dir)+"-")
+	if err != nil {
+		return nil, fmt.Errorf("saving %s: %w", r, classifyFS(err))
+	}
+	p, err := layout.Write(tmp, empty.Index)
+	if err == nil {
+		err = p.AppendImage(img, layout.WithAnnotations(map[string]string{AnnotationRefName: r.Name()}))
+	}
+	if err == nil {
+		_ = os.Remove(dir) // an empty directory
+		err = os.Rename(tmp, dir)
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("saving %s to %q: %w", r, dir, classifyFS(err))
+	}
+	cfg, _ := img.ConfigName()
+	return &SaveResult{Reference: r.Name(), ID: cfg.String(), File: dir, Size: dirSize(dir)}, ctx.Err()
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

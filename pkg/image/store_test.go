@@ -148,6 +148,23 @@ func TestSaveLoad(t *testing.T) {
 	if err != nil || len(fromDir) != 1 || fromDir[0].ConfigDigest != sr.ID {
 		t.Fatalf("load from layout dir = %+v, %v", fromDir, err)
 	}
+	// Save as an OCI layout directory ("DIR/"), then load that.
+	dir := filepath.Join(t.TempDir(), "layout") + "/"
+	sd, err := s.Save(bg, reg+"/save:1", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil || sd.ID != sr.ID {
+		t.Fatalf("saved layout: %v, id %s want %s", err, sd.ID, sr.ID)
+	}
+	s4 := openStore(t)
+	fromSaved, err := s4.Load(bg, dir)
+	if err != nil || len(fromSaved) != 1 || fromSaved[0].ConfigDigest != sr.ID || fromSaved[0].Reference != reg+"/save:1" {
+		t.Fatalf("load of the saved layout = %+v, %v", fromSaved, err)
+	}
+	if _, err := s.Save(bg, reg+"/save:1", dir); err == nil {
+		t.Fatal("saving into a non-empty directory succeeded")
+	}
 }
 
 // TestPullKilledMidway SIGKILLs a child process while it downloads from a

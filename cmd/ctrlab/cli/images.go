@@ -301,13 +301,17 @@ type saveOptions struct {
 func newSaveCmd(app *App, runF func(*saveOptions) error) *cobra.Command {
 	o := &saveOptions{}
 	cmd := &cobra.Command{
-		Use:   "save REF FILE",
-		Short: "Save a stored image as a docker-save tarball (for offline classrooms)",
+		Use:   "save REF FILE|DIR/",
+		Short: "Save a stored image as a docker-save tarball or an OCI layout (for offline classrooms)",
 		Long: `Write a stored image to FILE in the docker-save format (manifest.json, the
 config, one blob per layer), loadable by 'ctrlab load', 'docker load' and
 'podman load'. The file is written to a temporary name and renamed when complete.
+When the target ends in "/" (or is an empty directory), write an OCI image
+layout there instead (oci-layout, index.json, blobs/sha256/...), loadable by
+'ctrlab load DIR' and 'skopeo copy oci:DIR ...'.
 Equivalent to: docker save -o FILE REF`,
-		Example: `  ctrlab save busybox busybox.tar`,
+		Example: `  ctrlab save busybox busybox.tar
+  ctrlab save busybox ./busybox-oci/`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Ref, o.File = args[0], args[1]
