@@ -312,7 +312,7 @@ layout there instead (oci-layout, index.json, blobs/sha256/...), loadable by
 Equivalent to: docker save -o FILE REF`,
 		Example: `  ctrlab save busybox busybox.tar
   ctrlab save busybox ./busybox-oci/`,
-		Args:    cobra.ExactArgs(2),
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Ref, o.File = args[0], args[1]
 			if runF != nil {
