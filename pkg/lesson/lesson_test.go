@@ -346,6 +346,7 @@ func TestAllLessonsAuto(t *testing.T) {
 	}
 	testutil.RequireRoot(t)
 	bin := filepath.Join(t.TempDir(), "ctrlab")
+	store := t.TempDir()
 	build := exec.Command("go", "build", "-o", bin, "github.com/ctrlab/ctrlab/cmd/ctrlab")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -370,7 +371,9 @@ func TestAllLessonsAuto(t *testing.T) {
 				}
 			}
 			cmd := exec.Command(bin, "lesson", l.Name, "--auto", "--step-timeout", "60s")
-			cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+cfg, "SUDO_UID=", "SUDO_USER=", "NO_COLOR=1")
+			// A private store (images, layers, containers, leases) per run, so
+			// the lessons leave nothing in the machine's /var/lib/ctrlab.
+			cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+cfg, "SUDO_UID=", "SUDO_USER=", "NO_COLOR=1", "CTRLAB_ROOT="+store)
 			t0 := time.Now()
 			out, err := cmd.CombinedOutput()
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ctrlab/ctrlab/pkg/assemble"
 	"github.com/ctrlab/ctrlab/pkg/netsetup"
 )
 
@@ -69,7 +70,7 @@ and the namespace's links, addresses and routes.`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.BoolVar(&o.json, "json", false, "print the report as JSON")
-	pf.StringVar(&o.stateDir, "state-dir", netsetup.DefaultStateDir, "where leases and records are kept")
+	pf.StringVar(&o.stateDir, "state-dir", assemble.NetDir(defaultRoot()), "where leases and records are kept (ROOT/net; ROOT is $CTRLAB_ROOT or /var/lib/ctrlab, shared with ctrlab run)")
 	pf.StringVar(&o.netnsDir, "netns-dir", netsetup.DefaultNetnsDir, "where named namespaces are bind-mounted")
 	pf.StringVar(&o.firewall, "firewall", "", "firewall backend: iptables or nft (default: detect)")
 	_ = pf.MarkHidden("netns-dir")
