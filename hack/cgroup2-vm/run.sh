@@ -16,8 +16,9 @@
 # the arm64 debs come from apt with private lists in the cache, the machine's
 # dpkg architectures are not touched; binaries are built with GOARCH=arm64).
 # CTRLAB_VM_ENV: names of host environment variables exported into the guest.
-# When test/e2e is among the packages, a static ctrlab for the guest is built
-# into the share and CTRLAB_E2E_BINARY points the e2e tests at it.
+# When test/e2e or pkg/grade (the labs' scripts call ctrlab) is among the
+# packages, a static ctrlab for the guest is built into the share and
+# CTRLAB_E2E_BINARY points the tests at it.
 # Exits non-zero if any test binary failed or the VM did not report back.
 set -euo pipefail
 
@@ -157,7 +158,7 @@ mapfile -t pkgs < <(go list "$@")
 export GOARCH=$ARCH CGO_ENABLED=0
 need_ctrlab=0
 [ -z "${CTRLAB_VM_SCRIPT:-}" ] || need_ctrlab=1
-for p in "${pkgs[@]}"; do case $p in */test/e2e) need_ctrlab=1 ;; esac; done
+for p in "${pkgs[@]}"; do case $p in */test/e2e | */pkg/grade) need_ctrlab=1 ;; esac; done
 {
   # Selected host environment, single-quoted for the guest's sh.
   for v in ${CTRLAB_VM_ENV:-}; do

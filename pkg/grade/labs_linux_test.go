@@ -82,15 +82,18 @@ func needTools(t *testing.T, tools ...string) {
 // the lab's container never touches the machine's own.
 func useTestCtrlab(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go toolchain to build ctrlab for the labs' scripts")
-	}
-	bin := filepath.Join(t.TempDir(), "ctrlab")
-	build := exec.Command("go", "build", "-o", bin, "github.com/ctrlab/ctrlab/cmd/ctrlab")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static: it also runs inside ctrlab/self
-	out, err := build.CombinedOutput()
-	if err != nil {
-		t.Fatalf("building ctrlab: %v\n%s", err, out)
+	bin := os.Getenv("CTRLAB_E2E_BINARY") // a prebuilt static ctrlab (the test VMs have no Go)
+	if bin == "" {
+		if _, err := exec.LookPath("go"); err != nil {
+			t.Skip("no go toolchain to build ctrlab for the labs' scripts, and no CTRLAB_E2E_BINARY")
+		}
+		bin = filepath.Join(t.TempDir(), "ctrlab")
+		build := exec.Command("go", "build", "-o", bin, "github.com/ctrlab/ctrlab/cmd/ctrlab")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // static: it also runs inside ctrlab/self
+		out, err := build.CombinedOutput()
+		if err != nil {
+			t.Fatalf("building ctrlab: %v\n%s", err, out)
+		}
 	}
 	old := Ctrlab
 	Ctrlab = bin
