@@ -1,12 +1,14 @@
 package grade
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"sort"
 	"strings"
 
+	"github.com/ctrlab/ctrlab/internal/contentfs"
 	"gopkg.in/yaml.v3"
 )
 
@@ -82,14 +84,22 @@ type ResetSpec struct {
 
 // Parse decodes and validates one lab file.
 func Parse(data []byte) (*Lab, error) {
+	l, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func decode(data []byte) (*Lab, error) {
 	var l Lab
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
 	if err := dec.Decode(&l); err != nil {
 		return nil, fmt.Errorf("%w: decoding: %v", ErrInvalidLab, err)
-	}
-	if err := l.Validate(); err != nil {
-		return nil, err
 	}
 	return &l, nil
 }
@@ -154,26 +164,24 @@ func (r ResetSpec) validate() error {
 	return nil
 }
 
-// Load reads every *.yaml lab from fsys, sorted by Order then Name.
+// Load reads every *.yaml lab from fsys, sorted by Order then Name. A lab
+// file must be named after its lab (NAME.yaml).
 func Load(fsys fs.FS) ([]*Lab, error) {
-	names, err := fs.Glob(fsys, "*.yaml")
+	labs, errs, err := contentfs.ParseAll(fsys, "*.yaml", "labs", func(file string, data []byte) (*Lab, error) {
+		l, err := decode(data)
+		if err == nil && l.Name+".yaml" != file {
+			err = fmt.Errorf("%w: file %s holds lab %q", ErrInvalidLab, file, l.Name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("loading %s: %w", file, err)
+		}
+		return l, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var labs []*Lab
-	for _, n := range names {
-		data, err := fs.ReadFile(fsys, n)
-		if err != nil {
-			return nil, err
-		}
-		l, err := Parse(data)
-		if err != nil {
-			return nil, fmt.Errorf("loading %s: %w", n, err)
-		}
-		if l.Name+".yaml" != n {
-			return nil, fmt.Errorf("%w: file %s holds lab %q", ErrInvalidLab, n, l.Name)
-		}
-		labs = append(labs, l)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	sort.Slice(labs, func(i, j int) bool {
 		if labs[i].Order != labs[j].Order {

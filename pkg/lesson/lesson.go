@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ctrlab/ctrlab/internal/contentfs"
 	"gopkg.in/yaml.v3"
 )
 
@@ -285,27 +286,11 @@ type Set struct {
 // the course as a whole: unique names and orders, known prerequisites that
 // come earlier in the course.
 func Load(fsys fs.FS) (*Set, error) {
-	files, err := fs.Glob(fsys, "*.md")
+	lessons, errs, err := contentfs.ParseAll(fsys, "*.md", "lessons", Parse)
 	if err != nil {
-		return nil, fmt.Errorf("listing lessons: %w", err)
+		return nil, err
 	}
-	set := &Set{}
-	var errs []error
-	for _, f := range files {
-		data, err := fs.ReadFile(fsys, f)
-		if err != nil {
-			return nil, fmt.Errorf("reading lesson %s: %w", f, err)
-		}
-		l, err := Parse(f, data)
-		if err == nil {
-			err = l.Validate()
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		set.Lessons = append(set.Lessons, l)
-	}
+	set := &Set{Lessons: lessons}
 	sort.SliceStable(set.Lessons, func(i, j int) bool { return set.Lessons[i].Order < set.Lessons[j].Order })
 	names := map[string]int{}
 	orders := map[int]string{}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ctrlab/ctrlab/internal/contentfs"
 	"gopkg.in/yaml.v3"
 )
 
@@ -158,33 +159,16 @@ func (q *Quiz) Validate() error {
 // Load parses and validates every *.yaml file at the top of fsys, sorted
 // by order then topic.
 func Load(fsys fs.FS) ([]*Quiz, error) {
-	files, err := fs.Glob(fsys, "*.yaml")
+	out, errs, err := contentfs.ParseAll(fsys, "*.yaml", "quizzes", Parse)
 	if err != nil {
-		return nil, fmt.Errorf("listing quizzes: %w", err)
+		return nil, err
 	}
-	var (
-		out  []*Quiz
-		errs []error
-	)
 	topics := map[string]bool{}
-	for _, f := range files {
-		data, err := fs.ReadFile(fsys, f)
-		if err != nil {
-			return nil, fmt.Errorf("reading quiz %s: %w", f, err)
-		}
-		q, err := Parse(f, data)
-		if err == nil {
-			err = q.Validate()
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+	for _, q := range out {
 		if topics[q.Topic] {
 			errs = append(errs, fmt.Errorf("%w: two quizzes have topic %q", ErrInvalid, q.Topic))
 		}
 		topics[q.Topic] = true
-		out = append(out, q)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
