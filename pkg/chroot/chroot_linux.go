@@ -1,20 +1,16 @@
 package chroot
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -97,44 +93,46 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	defer c.close()
-	stop := context.AfterFunc(ctx, c.kill)
+	defer c.Close()
+	stop := context.AfterFunc(ctx, c.Kill)
 	defer stop()
-	if err := c.send(cfg); err != nil {
-		c.kill()
-		c.wait()
-		return nil, err
+	if err := c.Send(cfg); err != nil {
+		c.Kill()
+		c.Wait()
+		return nil, fmt.Errorf("sending config to the child: %w", err)
 	}
-	m, err := c.recv()
+	var m message
+	err = c.Recv(&m)
 	if err != nil || !m.Ready {
-		werr := c.wait()
-		if m != nil && m.Err != nil {
+		werr := c.Wait()
+		if m.Err != nil {
 			return nil, m.Err
 		}
 		return nil, fmt.Errorf("waiting for the chrooted child: %v (child: %v)", err, werr)
 	}
-	res.HostPID = c.cmd.Process.Pid
+	res.HostPID = c.Cmd.Process.Pid
 	res.RootAfter, _ = os.Readlink(fmt.Sprintf("/proc/%d/root", res.HostPID))
 	res.CwdAfter, _ = os.Readlink(fmt.Sprintf("/proc/%d/cwd", res.HostPID))
 	res.ListAfter = m.List
 	res.Report = runReport(res)
 	if o.ready != nil {
 		if err := o.ready(res); err != nil {
-			c.kill()
-			c.wait()
+			c.Kill()
+			c.Wait()
 			return nil, err
 		}
 	}
-	if err := c.goAhead(); err != nil {
-		c.kill()
-		c.wait()
-		return nil, err
+	if err := c.Go(); err != nil {
+		c.Kill()
+		c.Wait()
+		return nil, fmt.Errorf("starting the command: %w", err)
 	}
-	m, _ = c.recv() // EOF when the exec succeeded
-	werr := c.wait()
+	var done message
+	_ = c.Recv(&done) // EOF when the exec succeeded
+	werr := c.Wait()
 	res.ExitCode = reexec.ExitStatus(werr)
-	if m != nil && m.Err != nil {
-		return res, m.Err
+	if done.Err != nil {
+		return res, done.Err
 	}
 	if ctx.Err() != nil {
 		return res, ctx.Err()
@@ -145,111 +143,21 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	return res, nil
 }
 
-// child is a re-executed ctrlab with a config pipe (fd 3) and a message
-// pipe back (fd 4).
-type child struct {
-	cmd    *exec.Cmd
-	cfgW   *os.File
-	evR    *os.File
-	ev     *bufio.Reader
-	waited chan error
-}
-
-func startChild(name string, stdio Stdio) (*child, error) {
-	cfgR, cfgW, err := os.Pipe()
+// startChild starts the entrypoint name with its pipes (reexec.Child).
+func startChild(name string, stdio Stdio) (*reexec.Child, error) {
+	c, err := reexec.NewChild(name)
 	if err != nil {
-		return nil, fmt.Errorf("creating the config pipe: %w", err)
+		return nil, err
 	}
-	evR, evW, err := os.Pipe()
-	if err != nil {
-		cfgR.Close()
-		cfgW.Close()
-		return nil, fmt.Errorf("creating the message pipe: %w", err)
-	}
-	cmd := reexec.Command(name)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
-	cmd.ExtraFiles = []*os.File{cfgR, evW}
-	cmd.Env = append(reexec.CleanEnv(os.Environ()), envIn+"=3", envOut+"=4")
-	c := &child{cmd: cmd, cfgW: cfgW, evR: evR, ev: bufio.NewReader(evR), waited: make(chan error, 1)}
-	started := make(chan error, 1)
-	go func() {
-		// Pdeathsig is tied to the forking thread: keep it alive until Wait.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		c.waited <- cmd.Wait()
-	}()
-	err = <-started
-	cfgR.Close()
-	evW.Close()
-	if err != nil {
-		cfgW.Close()
-		evR.Close()
+	c.Cmd.Stdin, c.Cmd.Stdout, c.Cmd.Stderr = stdio.In, stdio.Out, stdio.Err
+	if err := c.Start(nil); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	return c, nil
 }
 
-func (c *child) send(v any) error {
-	b, _ := json.Marshal(v)
-	if _, err := c.cfgW.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("sending config to the child: %w", err)
-	}
-	return nil
-}
-
-func (c *child) goAhead() error {
-	if _, err := c.cfgW.Write([]byte{'g'}); err != nil {
-		return fmt.Errorf("starting the command: %w", err)
-	}
-	return c.cfgW.Close()
-}
-
-func (c *child) recv() (*message, error) {
-	line, err := c.ev.ReadBytes('\n')
-	if len(line) == 0 {
-		if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	var m message
-	if err := json.Unmarshal(line, &m); err != nil {
-		return nil, fmt.Errorf("decoding child message: %w", err)
-	}
-	return &m, nil
-}
-
-func (c *child) kill() { _ = c.cmd.Process.Kill() }
-
-func (c *child) wait() error { return <-c.waited }
-
-func (c *child) close() {
-	c.cfgW.Close()
-	c.evR.Close()
-}
-
 // childSide is the init's end of the pipes.
-type childSide struct{ in, out *os.File }
-
-func openChildSide() childSide {
-	fd := func(env string, def int) uintptr {
-		if n, err := strconv.Atoi(os.Getenv(env)); err == nil {
-			return uintptr(n)
-		}
-		return uintptr(def)
-	}
-	return childSide{os.NewFile(fd(envIn, 3), "in"), os.NewFile(fd(envOut, 4), "out")}
-}
-
-func (s childSide) send(m message) {
-	b, _ := json.Marshal(m)
-	_, _ = s.out.Write(append(b, '\n'))
-}
+type childSide struct{ *reexec.ChildPipes }
 
 func (s childSide) fail(code int, op, target string, err error) {
 	ce := &ChildError{Op: op, Target: target, Msg: err.Error()}
@@ -260,34 +168,20 @@ func (s childSide) fail(code int, op, target string, err error) {
 	if errors.Is(err, exec.ErrNotFound) || (op == "looking up command" && errors.Is(err, os.ErrNotExist)) {
 		ce.NotFound = true
 	}
-	s.send(message{Err: ce})
+	s.Send(message{Err: ce})
 	os.Exit(code)
 }
 
 func (s childSide) readConfig(v any) {
-	var line []byte
-	var b [1]byte
-	for {
-		n, err := s.in.Read(b[:])
-		if n == 1 && b[0] == '\n' {
-			break
-		}
-		if n == 1 {
-			line = append(line, b[0])
-			continue
-		}
-		if err != nil {
-			s.fail(1, "reading config", "", err)
-		}
-	}
-	if err := json.Unmarshal(line, v); err != nil {
-		s.fail(1, "decoding config", "", err)
+	var ce *reexec.ConfigError
+	if err := s.ReadConfig(v); errors.As(err, &ce) {
+		s.fail(1, ce.Op, "", ce.Err)
 	}
 }
 
 // initMain: chroot, chdir, report, wait for the go-ahead, exec.
 func initMain() {
-	s := openChildSide()
+	s := childSide{reexec.OpenChildPipes()}
 	var cfg Config
 	s.readConfig(&cfg)
 	if err := unix.Chroot(cfg.Root); err != nil {
@@ -297,9 +191,8 @@ func initMain() {
 	if err := unix.Chdir("/"); err != nil {
 		s.fail(1, "chdir", "/", err)
 	}
-	s.send(message{Ready: true, List: listDir("/")})
-	var b [1]byte
-	if n, _ := s.in.Read(b[:]); n != 1 {
+	s.Send(message{Ready: true, List: listDir("/")})
+	if !s.WaitGo() {
 		os.Exit(1)
 	}
 	if len(cfg.Args) == 0 {
@@ -322,8 +215,7 @@ func initMain() {
 		}
 		s.fail(126, "looking up command", cfg.Args[0]+" inside "+cfg.Root, err)
 	}
-	unix.CloseOnExec(int(s.in.Fd()))
-	unix.CloseOnExec(int(s.out.Fd()))
+	s.CloseOnExec()
 	if err := unix.Exec(path, cfg.Args, reexec.CleanEnv(os.Environ())); err != nil {
 		s.fail(126, "executing", path, err)
 	}
@@ -412,20 +304,21 @@ func EscapeDemo(ctx context.Context, opts ...EscapeOption) (*EscapeResult, error
 	if err != nil {
 		return nil, err
 	}
-	defer c.close()
-	stop := context.AfterFunc(ctx, c.kill)
+	defer c.Close()
+	stop := context.AfterFunc(ctx, c.Kill)
 	defer stop()
-	if err := c.send(res); err != nil {
-		c.kill()
-		c.wait()
-		return nil, err
+	if err := c.Send(res); err != nil {
+		c.Kill()
+		c.Wait()
+		return nil, fmt.Errorf("sending config to the child: %w", err)
 	}
-	m, rerr := c.recv()
-	werr := c.wait()
-	if m != nil && m.Err != nil {
+	var m message
+	rerr := c.Recv(&m)
+	werr := c.Wait()
+	if m.Err != nil {
 		return nil, m.Err
 	}
-	if m == nil || m.Escape == nil {
+	if m.Escape == nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -470,7 +363,7 @@ func escapeReport(r *EscapeResult) *explain.Report {
 
 // escapeMain runs in the child: chroot into the rootfs, then escape.
 func escapeMain() {
-	s := openChildSide()
+	s := childSide{reexec.OpenChildPipes()}
 	var cfg EscapeResult
 	s.readConfig(&cfg)
 	r := &EscapeResult{}
@@ -515,7 +408,7 @@ func escapeMain() {
 		r.MarkerRead = string(b)
 	}
 	step("open(%q) after the escape: %v", cfg.Marker, errString(err))
-	s.send(message{Escape: r})
+	s.Send(message{Escape: r})
 	os.Exit(0)
 }
 
