@@ -27,14 +27,13 @@ const (
 	showName = "ctrlab-unshare-show"
 )
 
-// Environment shared between parent and init. The init strips every
-// _CTRLAB_ variable before it execs the command.
+// Environment shared between the inits of the time namespace path (the
+// pipes are reexec's: _CTRLAB_INITPIPE, _CTRLAB_EVIDENCEPIPE). The init
+// strips every _CTRLAB_ variable before it execs the command.
 const (
-	envInitPipe     = "_CTRLAB_INITPIPE"     // fd: config JSON line, then the "go" byte
-	envEvidencePipe = "_CTRLAB_EVIDENCEPIPE" // fd: messages (view or error) back to the parent
-	envStage        = "_CTRLAB_UNSHARE_STAGE"
-	envConfig       = "_CTRLAB_UNSHARE_CONFIG"
-	envQuiet        = "_CTRLAB_UNSHARE_QUIET"
+	envStage  = "_CTRLAB_UNSHARE_STAGE"
+	envConfig = "_CTRLAB_UNSHARE_CONFIG"
+	envQuiet  = "_CTRLAB_UNSHARE_QUIET"
 )
 
 // initConfig is what crosses the re-exec boundary.
@@ -50,7 +49,7 @@ type initConfig struct {
 	TimeNS uint64 `json:"timeNs,omitempty"`
 }
 
-// message is one JSON line on the evidence pipe.
+// message is one JSON line on the message (evidence) pipe.
 type message struct {
 	View  *View      `json:"view,omitempty"`
 	Err   *InitError `json:"error,omitempty"`
@@ -84,19 +83,14 @@ func (c *initConfig) has(k ns.Kind) bool {
 // (relayMain). It never returns.
 func initMain() {
 	runtime.LockOSThread()
-	cfgPipe := os.NewFile(uintptr(envFD(envInitPipe, 3)), "initpipe")
-	evPipe := os.NewFile(uintptr(envFD(envEvidencePipe, 4)), "evidencepipe")
-	send := func(m message) {
-		b, _ := json.Marshal(m)
-		_, _ = evPipe.Write(append(b, '\n'))
-	}
+	p := reexec.OpenChildPipes()
 	fail := func(code int, op, target string, err error) {
 		ie := &InitError{Op: op, Target: target, Msg: err.Error()}
 		var errno unix.Errno
 		if errors.As(err, &errno) {
 			ie.Errno = errno
 		}
-		send(message{Err: ie})
+		p.Send(message{Err: ie})
 		os.Exit(code)
 	}
 
@@ -107,12 +101,9 @@ func initMain() {
 			fail(1, "decoding config", "", err)
 		}
 	} else {
-		line, err := readLine(cfgPipe)
-		if err != nil {
-			fail(1, "reading config", "", err)
-		}
-		if err := json.Unmarshal(line, &cfg); err != nil {
-			fail(1, "decoding config", "", err)
+		var ce *reexec.ConfigError
+		if err := p.ReadConfig(&cfg); errors.As(err, &ce) {
+			fail(1, ce.Op, "", ce.Err)
 		}
 	}
 
@@ -142,7 +133,7 @@ func initMain() {
 		if cfg.TimeNS, err = ns.ParseLink(link); err != nil {
 			fail(1, "reading", "/proc/self/ns/time_for_children", err)
 		}
-		relayMain(&cfg, cfgPipe, evPipe, send, fail)
+		relayMain(&cfg, p, fail)
 	}
 	if cfg.has(ns.Time) {
 		cur, err := ns.Inode("self", ns.Time)
@@ -192,11 +183,10 @@ func initMain() {
 			}
 		}
 	}
-	send(message{View: &v})
+	p.Send(message{View: &v})
 
 	// Wait until the parent has looked at us from outside.
-	var b [1]byte
-	if n, _ := cfgPipe.Read(b[:]); n != 1 {
+	if !p.WaitGo() {
 		os.Exit(1)
 	}
 
@@ -219,8 +209,7 @@ func initMain() {
 	} else if cfg.Quiet {
 		env = append(env, envQuiet+"=1")
 	}
-	unix.CloseOnExec(int(cfgPipe.Fd()))
-	unix.CloseOnExec(int(evPipe.Fd()))
+	p.CloseOnExec()
 	if err := unix.Exec(path, args, env); err != nil {
 		fail(126, "executing", path, err)
 	}
@@ -229,7 +218,7 @@ func initMain() {
 // relayMain forks the init that goes on in the new time (and PID)
 // namespace, reports its PID to the parent, and exits with its status.
 // It never returns.
-func relayMain(cfg *initConfig, cfgPipe, evPipe *os.File, send func(message), fail func(int, string, string, error)) {
+func relayMain(cfg *initConfig, p *reexec.ChildPipes, fail func(int, string, string, error)) {
 	b, _ := json.Marshal(cfg)
 	env := append(os.Environ(), envStage+"=2", envConfig+"="+string(b))
 	path, err := syscall.BytePtrFromString(reexec.Self)
@@ -277,7 +266,7 @@ func relayMain(cfg *initConfig, cfgPipe, evPipe *os.File, send func(message), fa
 	}()
 
 	// Our PID namespace is the parent's: this PID is the one it sees.
-	send(message{Child: pid})
+	p.Send(message{Child: pid})
 	if _, err := unix.Write(syncP[1], []byte{'g'}); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		wait(pid)
@@ -292,8 +281,7 @@ func relayMain(cfg *initConfig, cfgPipe, evPipe *os.File, send func(message), fa
 	}
 	// The forked init holds the pipes now; the parent must see EOF when
 	// it execs the command.
-	cfgPipe.Close()
-	evPipe.Close()
+	p.Close()
 	os.Exit(wait(pid))
 }
 
@@ -329,33 +317,6 @@ func showMain() {
 		fmt.Fprintf(os.Stdout, "%5d %s\n", p, cmd)
 	}
 	os.Exit(0)
-}
-
-func envFD(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return n
-	}
-	return def
-}
-
-// readLine reads up to '\n' one byte at a time, so nothing after the line
-// (the later "go" byte) is consumed by a buffer.
-func readLine(f *os.File) ([]byte, error) {
-	var out []byte
-	var b [1]byte
-	for {
-		n, err := f.Read(b[:])
-		if n == 1 {
-			if b[0] == '\n' {
-				return out, nil
-			}
-			out = append(out, b[0])
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
 }
 
 func writeFile(path, s string) error {

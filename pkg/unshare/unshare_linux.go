@@ -1,16 +1,12 @@
 package unshare
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"runtime"
 	"strconv"
 	"syscall"
 
@@ -107,22 +103,13 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	}
 	res.Host = readView("self")
 
-	cfgR, cfgW, err := os.Pipe()
+	c, err := reexec.NewChild(initName)
 	if err != nil {
-		return nil, fmt.Errorf("creating the init pipe: %w", err)
+		return nil, err
 	}
-	defer cfgW.Close()
-	evR, evW, err := os.Pipe()
-	if err != nil {
-		cfgR.Close()
-		return nil, fmt.Errorf("creating the evidence pipe: %w", err)
-	}
-	defer evR.Close()
-
-	cmd := reexec.Command(initName)
+	defer c.Close()
+	cmd := c.Cmd
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
-	cmd.ExtraFiles = []*os.File{cfgR, evW}
-	cmd.Env = append(reexec.CleanEnv(os.Environ()), envInitPipe+"=3", envEvidencePipe+"=4")
 	var flags uintptr
 	for _, k := range kinds {
 		switch {
@@ -142,58 +129,31 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
 
-	started := make(chan error, 1)
-	waited := make(chan error, 1)
-	go func() {
-		// Start and Wait on one locked thread: Pdeathsig fires when the
-		// thread that forked the child exits, so it must outlive the child.
-		// The goroutine returns without unlocking: the runtime then discards
-		// the thread and any per-thread state it picked up.
-		runtime.LockOSThread()
-		if startHook != nil {
-			if err := startHook(); err != nil {
-				started <- err
-				return
-			}
-		}
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		waited <- cmd.Wait()
-	}()
-	err = <-started
-	cfgR.Close()
-	evW.Close()
-	if err != nil {
+	// startHook runs on the thread that forks the init (see reexec.Child.Start).
+	if err := c.Start(startHook); err != nil {
 		return nil, &CloneError{Flags: ns.FlagString(ns.Flags(kinds)), Err: unwrapStart(err)}
 	}
-	kill := func() error {
-		_ = cmd.Process.Kill()
-		<-waited
-		return nil
-	}
-	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
+	kill := func() { c.Kill(); c.Wait() }
+	stop := context.AfterFunc(ctx, c.Kill)
 	defer stop()
 
-	ev := bufio.NewReader(evR)
-	b, _ := json.Marshal(ic)
-	if _, err := cfgW.Write(append(b, '\n')); err != nil {
+	if err := c.Send(ic); err != nil {
 		kill()
 		return nil, fmt.Errorf("sending config to the init: %w", err)
 	}
 	// With a time namespace the init forks: the process in the namespaces
 	// is its child, whose PID comes first.
 	pid := cmd.Process.Pid
-	m, err := readMessage(ev)
+	var m message
+	err = c.Recv(&m)
 	if err == nil && m.Child != 0 {
 		pid = m.Child
-		m, err = readMessage(ev)
+		m = message{}
+		err = c.Recv(&m)
 	}
 	if err != nil || m.View == nil {
-		werr := <-waited
-		if m != nil && m.Err != nil {
+		werr := c.Wait()
+		if m.Err != nil {
 			return nil, m.Err
 		}
 		if ctx.Err() != nil {
@@ -229,17 +189,17 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 			return nil, err
 		}
 	}
-	if _, err := cfgW.Write([]byte{'g'}); err != nil {
+	if err := c.Go(); err != nil {
 		kill()
 		return nil, fmt.Errorf("starting the command: %w", err)
 	}
-	cfgW.Close()
 	// The pipe closes on a successful exec (O_CLOEXEC); a message is an error.
-	m, _ = readMessage(ev)
-	werr := <-waited
+	var done message
+	_ = c.Recv(&done)
+	werr := c.Wait()
 	res.ExitCode = reexec.ExitStatus(werr)
-	if m != nil && m.Err != nil {
-		return res, m.Err
+	if done.Err != nil {
+		return res, done.Err
 	}
 	if ctx.Err() != nil {
 		return res, ctx.Err()
@@ -253,21 +213,6 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 // startHook runs on the forking thread just before the init is started
 // (tests use it to place that thread in a cgroup).
 var startHook func() error
-
-func readMessage(r *bufio.Reader) (*message, error) {
-	line, err := r.ReadBytes('\n')
-	if len(line) == 0 {
-		if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	var m message
-	if err := json.Unmarshal(line, &m); err != nil {
-		return nil, fmt.Errorf("decoding init message: %w", err)
-	}
-	return &m, nil
-}
 
 func unwrapStart(err error) error {
 	var pe *os.PathError
