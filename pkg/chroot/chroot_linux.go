@@ -70,7 +70,7 @@ func HasShell(root string) bool {
 //
 // Equivalent to: `chroot ROOTFS CMD`; syscalls chroot(2), chdir(2), execve(2).
 func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result, error) {
-	var o options
+	o := options{ready: func(*Result) error { return nil }}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -89,21 +89,16 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	res.CwdBefore, _ = os.Getwd()
 	res.ListBefore = listDir("/")
 
-	c, err := startChild(initName, stdio)
+	c, err := startChild(ctx, initName, stdio)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, c.Kill)
-	defer stop()
 	if err := c.Send(cfg); err != nil {
-		c.Kill()
-		c.Wait()
 		return nil, fmt.Errorf("sending config to the child: %w", err)
 	}
 	var m message
-	err = c.Recv(&m)
-	if err != nil || !m.Ready {
+	if err = c.Recv(&m); err != nil || !m.Ready {
 		werr := c.Wait()
 		if m.Err != nil {
 			return nil, m.Err
@@ -115,81 +110,57 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	res.CwdAfter, _ = os.Readlink(fmt.Sprintf("/proc/%d/cwd", res.HostPID))
 	res.ListAfter = m.List
 	res.Report = runReport(res)
-	if o.ready != nil {
-		if err := o.ready(res); err != nil {
-			c.Kill()
-			c.Wait()
-			return nil, err
-		}
-	}
-	if err := c.Go(); err != nil {
-		c.Kill()
-		c.Wait()
-		return nil, fmt.Errorf("starting the command: %w", err)
+	if err := c.Go(func() error { return o.ready(res) }); err != nil {
+		return nil, err
 	}
 	var done message
-	_ = c.Recv(&done) // EOF when the exec succeeded
-	werr := c.Wait()
-	res.ExitCode = reexec.ExitStatus(werr)
-	if done.Err != nil {
+	if res.ExitCode, err = c.Finish(&done); done.Err != nil {
 		return res, done.Err
 	}
-	if ctx.Err() != nil {
-		return res, ctx.Err()
-	}
-	if werr != nil && res.ExitCode < 0 {
-		return res, fmt.Errorf("waiting for the command: %w", werr)
-	}
-	return res, nil
+	return res, err
 }
 
 // startChild starts the entrypoint name with its pipes (reexec.Child).
-func startChild(name string, stdio Stdio) (*reexec.Child, error) {
-	c, err := reexec.NewChild(name)
+func startChild(ctx context.Context, name string, stdio Stdio) (*reexec.Child, error) {
+	c, err := reexec.Start(ctx, name, func(cmd *exec.Cmd) error {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	c.Cmd.Stdin, c.Cmd.Stdout, c.Cmd.Stderr = stdio.In, stdio.Out, stdio.Err
-	if err := c.Start(nil); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	return c, nil
 }
 
-// childSide is the init's end of the pipes.
-type childSide struct{ *reexec.ChildPipes }
-
-func (s childSide) fail(code int, op, target string, err error) {
-	ce := &ChildError{Op: op, Target: target, Msg: err.Error()}
-	var errno unix.Errno
-	if errors.As(err, &errno) {
-		ce.Errno = errno
+// openChildSide opens the init's end of the pipes; Fail sends a ChildError.
+func openChildSide() *reexec.ChildPipes {
+	s := reexec.OpenChildPipes()
+	s.Fail = func(code int, op, target string, err error) {
+		ce := &ChildError{Op: op, Target: target, Msg: err.Error()}
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			ce.Errno = errno
+		}
+		if errors.Is(err, exec.ErrNotFound) || (op == "looking up command" && errors.Is(err, os.ErrNotExist)) {
+			ce.NotFound = true
+		}
+		s.Send(message{Err: ce})
+		os.Exit(code)
 	}
-	if errors.Is(err, exec.ErrNotFound) || (op == "looking up command" && errors.Is(err, os.ErrNotExist)) {
-		ce.NotFound = true
-	}
-	s.Send(message{Err: ce})
-	os.Exit(code)
-}
-
-func (s childSide) readConfig(v any) {
-	var ce *reexec.ConfigError
-	if err := s.ReadConfig(v); errors.As(err, &ce) {
-		s.fail(1, ce.Op, "", ce.Err)
-	}
+	return s
 }
 
 // initMain: chroot, chdir, report, wait for the go-ahead, exec.
 func initMain() {
-	s := childSide{reexec.OpenChildPipes()}
+	s := openChildSide()
 	var cfg Config
-	s.readConfig(&cfg)
+	s.ReadConfig(&cfg)
 	if err := unix.Chroot(cfg.Root); err != nil {
-		s.fail(1, "chroot", cfg.Root, err)
+		s.Fail(1, "chroot", cfg.Root, err)
 	}
 	// Without chdir the working directory would still be outside the root.
 	if err := unix.Chdir("/"); err != nil {
-		s.fail(1, "chdir", "/", err)
+		s.Fail(1, "chdir", "/", err)
 	}
 	s.Send(message{Ready: true, List: listDir("/")})
 	if !s.WaitGo() {
@@ -211,13 +182,12 @@ func initMain() {
 			err = ee.Err
 		}
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			s.fail(127, "looking up command", cfg.Args[0]+" inside "+cfg.Root, exec.ErrNotFound)
+			s.Fail(127, "looking up command", cfg.Args[0]+" inside "+cfg.Root, exec.ErrNotFound)
 		}
-		s.fail(126, "looking up command", cfg.Args[0]+" inside "+cfg.Root, err)
+		s.Fail(126, "looking up command", cfg.Args[0]+" inside "+cfg.Root, err)
 	}
-	s.CloseOnExec()
 	if err := unix.Exec(path, cfg.Args, reexec.CleanEnv(os.Environ())); err != nil {
-		s.fail(126, "executing", path, err)
+		s.Fail(126, "executing", path, err)
 	}
 }
 
@@ -300,16 +270,12 @@ func EscapeDemo(ctx context.Context, opts ...EscapeOption) (*EscapeResult, error
 	}
 	res.HostRoot = devIno("/")
 
-	c, err := startChild(escapeName, Stdio{})
+	c, err := startChild(ctx, escapeName, Stdio{})
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, c.Kill)
-	defer stop()
 	if err := c.Send(res); err != nil {
-		c.Kill()
-		c.Wait()
 		return nil, fmt.Errorf("sending config to the child: %w", err)
 	}
 	var m message
@@ -363,16 +329,16 @@ func escapeReport(r *EscapeResult) *explain.Report {
 
 // escapeMain runs in the child: chroot into the rootfs, then escape.
 func escapeMain() {
-	s := childSide{reexec.OpenChildPipes()}
+	s := openChildSide()
 	var cfg EscapeResult
-	s.readConfig(&cfg)
+	s.ReadConfig(&cfg)
 	r := &EscapeResult{}
 	step := func(f string, a ...any) { r.Steps = append(r.Steps, fmt.Sprintf(f, a...)) }
 	if err := unix.Chroot(cfg.Rootfs); err != nil {
-		s.fail(1, "chroot", cfg.Rootfs, err)
+		s.Fail(1, "chroot", cfg.Rootfs, err)
 	}
 	if err := unix.Chdir("/"); err != nil {
-		s.fail(1, "chdir", "/", err)
+		s.Fail(1, "chdir", "/", err)
 	}
 	step("chroot(%q); chdir(\"/\"): the process is jailed", cfg.Rootfs)
 	r.ChrootRoot = devIno("/")
@@ -381,17 +347,17 @@ func escapeMain() {
 	step("open(%q) inside: %v", cfg.Marker, errString(err))
 
 	if err := os.Mkdir("/ctrlab-escape", 0o700); err != nil && !os.IsExist(err) {
-		s.fail(1, "mkdir", "/ctrlab-escape", err)
+		s.Fail(1, "mkdir", "/ctrlab-escape", err)
 	}
 	if err := unix.Chroot("/ctrlab-escape"); err != nil {
-		s.fail(1, "chroot", "/ctrlab-escape", err)
+		s.Fail(1, "chroot", "/ctrlab-escape", err)
 	}
 	step(`mkdir("/ctrlab-escape"); chroot("/ctrlab-escape") without chdir: cwd is now outside the root`)
 	n := 0
 	for ; n < 256; n++ {
 		before := devIno(".")
 		if err := unix.Chdir(".."); err != nil {
-			s.fail(1, "chdir", "..", err)
+			s.Fail(1, "chdir", "..", err)
 		}
 		if devIno(".") == before { // ".." of the real / is itself
 			break
@@ -399,7 +365,7 @@ func escapeMain() {
 	}
 	step(`chdir("..") %d times, until ".." is "." (the real /)`, n+1)
 	if err := unix.Chroot("."); err != nil {
-		s.fail(1, "chroot", ".", err)
+		s.Fail(1, "chroot", ".", err)
 	}
 	step(`chroot("."): the root is the host's / again`)
 	r.EscapedRoot = devIno("/")

@@ -4,9 +4,9 @@ package reexec
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -15,145 +15,149 @@ import (
 	"syscall"
 )
 
-// The pipe protocol between a parent and a re-exec'd init (as runc's
-// init pipe):
-//
-//  1. the parent sends one JSON config line on the config pipe (fd 3 in
-//     the child, named by _CTRLAB_INITPIPE);
-//  2. the child sets itself up and sends JSON message lines back on the
-//     message pipe (fd 4, _CTRLAB_EVIDENCEPIPE): evidence, or an error;
-//  3. the parent looks at the child from outside, then writes one "go"
-//     byte and closes the config pipe;
-//  4. the child marks both pipes close-on-exec and execs the command: the
-//     parent reads EOF; if the exec fails the child sends an error first.
+// The pipe protocol between a parent and its re-exec'd init (as runc's
+// init pipe): (1) the parent sends one JSON config line on fd 3; (2) the
+// child sets itself up and sends JSON message lines back on fd 4
+// (evidence, or an error); (3) the parent looks at the child from outside,
+// then writes one "go" byte and closes fd 3; (4) with both pipes
+// close-on-exec the child execs the command: the parent reads EOF, or an
+// error message if the exec failed.
 const (
-	EnvConfigPipe  = EnvPrefix + "INITPIPE"     // fd: config JSON line, then the "go" byte
-	EnvMessagePipe = EnvPrefix + "EVIDENCEPIPE" // fd: JSON message lines back to the parent
+	EnvConfigPipe  = EnvPrefix + "INITPIPE"     // fd of the config pipe
+	EnvMessagePipe = EnvPrefix + "EVIDENCEPIPE" // fd of the message pipe
 )
 
-// Child is the parent's end of a re-exec'd init and its two pipes.
+// Child is the parent's end of a re-exec'd init and its pipes.
 type Child struct {
-	// Cmd is the child's command; set Stdin/Stdout/Stderr and SysProcAttr
-	// (Cloneflags, UidMappings, ...) before Start. Cmd.Process is set after.
-	Cmd    *exec.Cmd
-	cfgR   *os.File // child's ends, closed in the parent after Start
-	evW    *os.File
-	cfgW   *os.File
-	evR    *os.File
-	ev     *bufio.Reader
-	waited chan error
-	once   sync.Once
-	werr   error
+	Cmd                  *exec.Cmd
+	cfgR, cfgW, evR, evW *os.File
+	ev                   *bufio.Reader
+	ctx                  context.Context
+	stop                 func() bool
+	waited               chan error
+	wait                 func() error
 }
 
-// NewChild makes the pipes and the command for the entrypoint name, with
-// the pipes as fds 3 and 4 and a cleaned environment naming them. Call
-// Start, then Close when done.
-func NewChild(name string) (*Child, error) {
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
+// Start starts entrypoint name with the pipes as fds 3 and 4 (named in its
+// environment), killing it when ctx ends; call Close when done. setup (if
+// not nil) configures the command on the thread that forks the child: it
+// stays locked until the child is reaped (Pdeathsig fires when the forking
+// thread exits), then is discarded with any per-thread state.
+func Start(ctx context.Context, name string, setup func(*exec.Cmd) error) (*Child, error) {
+	c := &Child{Cmd: Command(name), stop: func() bool { return false }, waited: make(chan error, 1)}
+	var err error
+	if c.cfgR, c.cfgW, err = os.Pipe(); err != nil {
 		return nil, fmt.Errorf("creating the config pipe: %w", err)
 	}
-	evR, evW, err := os.Pipe()
-	if err != nil {
-		cfgR.Close()
-		cfgW.Close()
+	if c.evR, c.evW, err = os.Pipe(); err != nil {
+		c.cfgR.Close()
+		c.Close()
 		return nil, fmt.Errorf("creating the message pipe: %w", err)
 	}
-	cmd := Command(name)
-	cmd.ExtraFiles = []*os.File{cfgR, evW}
-	cmd.Env = append(CleanEnv(os.Environ()), EnvConfigPipe+"=3", EnvMessagePipe+"=4")
-	return &Child{Cmd: cmd, cfgR: cfgR, evW: evW, cfgW: cfgW, evR: evR,
-		ev: bufio.NewReader(evR), waited: make(chan error, 1)}, nil
-}
-
-// Start runs before (if not nil), then starts the child, both on one
-// locked OS thread that lives until the child is reaped: Pdeathsig fires
-// when the thread that forked the child exits. The goroutine returns
-// without unlocking, so the runtime discards the thread and any per-thread
-// state before (or the fork) gave it. The error is before's or
-// exec.Cmd.Start's, unwrapped; on error the pipes are closed.
-func (c *Child) Start(before func() error) error {
+	c.ev, c.wait = bufio.NewReader(c.evR), sync.OnceValue(func() error { return <-c.waited })
+	c.Cmd.ExtraFiles = []*os.File{c.cfgR, c.evW}
+	c.Cmd.Env = append(CleanEnv(os.Environ()), EnvConfigPipe+"=3", EnvMessagePipe+"=4")
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		if before != nil {
-			if err := before(); err != nil {
-				started <- err
-				return
-			}
+		err := error(nil)
+		if setup != nil {
+			err = setup(c.Cmd)
 		}
-		if err := c.Cmd.Start(); err != nil {
-			started <- err
-			return
+		if err == nil {
+			err = c.Cmd.Start()
 		}
-		started <- nil
-		c.waited <- c.Cmd.Wait()
+		if started <- err; err == nil {
+			c.waited <- c.Cmd.Wait()
+		}
 	}()
-	err := <-started
+	err = <-started
 	c.cfgR.Close()
 	c.evW.Close()
 	if err != nil {
 		c.Close()
+		return nil, err
 	}
-	return err
+	c.ctx, c.stop = ctx, context.AfterFunc(ctx, c.Kill)
+	return c, nil
 }
 
-// Send writes v as the config line.
+// Send writes v as the config line; on error the child is killed and reaped.
 func (c *Child) Send(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = c.cfgW.Write(append(b, '\n'))
-	return err
+	b, _ := json.Marshal(v)
+	_, err := c.cfgW.Write(append(b, '\n'))
+	return c.killOn(err)
 }
 
-// Recv reads the next message line into v. It returns an error (io.EOF
-// when the child exec'd or died) if there was none.
+// Recv decodes the next message line into v (io.EOF: there is none).
 func (c *Child) Recv(v any) error {
 	line, err := c.ev.ReadBytes('\n')
 	if len(line) == 0 {
-		if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
 		return err
 	}
 	if err := json.Unmarshal(line, v); err != nil {
-		return fmt.Errorf("decoding the child's message: %w", err)
+		return fmt.Errorf("decoding the init's message: %w", err)
 	}
 	return nil
 }
 
-// Go sends the "go" byte and closes the config pipe: the child execs.
-func (c *Child) Go() error {
-	if _, err := c.cfgW.Write([]byte{'g'}); err != nil {
-		return err
+// Go runs ready, then sends the go byte and closes the config pipe: the
+// child execs. On error the child is killed and reaped.
+func (c *Child) Go(ready func() error) error {
+	if err := ready(); err != nil {
+		return c.killOn(err)
 	}
-	return c.cfgW.Close()
+	if _, err := c.cfgW.Write([]byte{'g'}); err != nil {
+		return c.killOn(fmt.Errorf("starting the command: %w", err))
+	}
+	c.cfgW.Close()
+	return nil
+}
+
+// Finish waits for the command after Go. A message the child sent instead
+// of exec'ing (the exec failed) is decoded into v. It returns the exit
+// status (ExitStatus) and ctx's error if it ended, or Wait's if the status
+// is unknown (-1).
+func (c *Child) Finish(v any) (int, error) {
+	_ = c.Recv(v) // EOF when the exec succeeded
+	werr := c.Wait()
+	if status := ExitStatus(werr); status >= 0 || c.ctx.Err() != nil {
+		return status, c.ctx.Err()
+	}
+	return -1, fmt.Errorf("waiting for the command: %w", werr)
 }
 
 // Kill sends SIGKILL to the child.
 func (c *Child) Kill() { _ = c.Cmd.Process.Kill() }
 
-// Wait waits for the child to exit and returns exec.Cmd.Wait's error; it
-// may be called more than once.
-func (c *Child) Wait() error {
-	c.once.Do(func() { c.werr = <-c.waited })
-	return c.werr
+// Wait returns exec.Cmd.Wait's error once the child has exited.
+func (c *Child) Wait() error { return c.wait() }
+
+func (c *Child) killOn(err error) error {
+	if err != nil {
+		c.Kill()
+		c.Wait()
+	}
+	return err
 }
 
-// Close closes the parent's ends of the pipes.
+// Close closes the parent's ends of the pipes and forgets ctx.
 func (c *Child) Close() {
+	c.stop()
 	c.cfgW.Close()
-	c.evR.Close()
+	c.evR.Close() // nil-safe
 }
 
-// ChildPipes is the re-exec'd init's end of the pipes.
-type ChildPipes struct{ In, Out *os.File }
+// ChildPipes is the init's end of the pipes.
+type ChildPipes struct {
+	In, Out *os.File
+	// Fail reports a failed step to the parent (with Send) and exits with
+	// code; it does not return.
+	Fail func(code int, op, target string, err error)
+}
 
-// OpenChildPipes opens the pipes named by the environment (fds 3 and 4 by
-// default).
+// OpenChildPipes opens the pipes named in the environment (fds 3 and 4);
+// set Fail before ReadConfig.
 func OpenChildPipes() *ChildPipes {
 	fd := func(env string, def int) uintptr {
 		if n, err := strconv.Atoi(os.Getenv(env)); err == nil {
@@ -161,42 +165,27 @@ func OpenChildPipes() *ChildPipes {
 		}
 		return uintptr(def)
 	}
-	return &ChildPipes{os.NewFile(fd(EnvConfigPipe, 3), "initpipe"), os.NewFile(fd(EnvMessagePipe, 4), "evidencepipe")}
+	return &ChildPipes{In: os.NewFile(fd(EnvConfigPipe, 3), "initpipe"), Out: os.NewFile(fd(EnvMessagePipe, 4), "evidencepipe")}
 }
 
-// ConfigError is ReadConfig's error: Op is "reading config" or "decoding
-// config".
-type ConfigError struct {
-	Op  string
-	Err error
-}
-
-func (e *ConfigError) Error() string { return e.Op + ": " + e.Err.Error() }
-func (e *ConfigError) Unwrap() error { return e.Err }
-
-// ReadConfig reads the config line into v. It reads one byte at a time so
-// that the later "go" byte is not swallowed by a buffer. The error is a
-// *ConfigError.
-func (p *ChildPipes) ReadConfig(v any) error {
+// ReadConfig reads the config line into v, byte by byte to leave the go
+// byte in the pipe; it calls Fail(1, "reading config" or "decoding config")
+// on error.
+func (p *ChildPipes) ReadConfig(v any) {
 	var line []byte
-	var b [1]byte
-	for {
-		n, err := p.In.Read(b[:])
+	for b := make([]byte, 1); ; {
+		n, err := p.In.Read(b)
 		if n == 1 && b[0] == '\n' {
 			break
-		}
-		if n == 1 {
+		} else if n == 1 {
 			line = append(line, b[0])
-			continue
-		}
-		if err != nil {
-			return &ConfigError{"reading config", err}
+		} else if err != nil {
+			p.Fail(1, "reading config", "", err)
 		}
 	}
 	if err := json.Unmarshal(line, v); err != nil {
-		return &ConfigError{"decoding config", err}
+		p.Fail(1, "decoding config", "", err)
 	}
-	return nil
 }
 
 // Send writes v as one message line to the parent.
@@ -205,23 +194,12 @@ func (p *ChildPipes) Send(v any) {
 	_, _ = p.Out.Write(append(b, '\n'))
 }
 
-// WaitGo blocks until the parent's "go" byte and reports whether it came
-// (false: the parent closed the pipe or died).
+// WaitGo marks both pipes close-on-exec, so the parent reads EOF once the
+// child execs, and reports whether the go byte came (not: the parent went
+// away).
 func (p *ChildPipes) WaitGo() bool {
-	var b [1]byte
-	n, _ := p.In.Read(b[:])
-	return n == 1
-}
-
-// CloseOnExec marks both pipes close-on-exec: the parent reads EOF when
-// the exec succeeds.
-func (p *ChildPipes) CloseOnExec() {
 	syscall.CloseOnExec(int(p.In.Fd()))
 	syscall.CloseOnExec(int(p.Out.Fd()))
-}
-
-// Close closes both pipes.
-func (p *ChildPipes) Close() {
-	p.In.Close()
-	p.Out.Close()
+	n, _ := p.In.Read(make([]byte, 1))
+	return n == 1
 }

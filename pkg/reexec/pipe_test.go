@@ -3,90 +3,38 @@
 package reexec
 
 import (
-	"errors"
-	"io"
+	"context"
 	"os"
 	"syscall"
 	"testing"
 )
 
-type pipeMsg struct {
-	Echo string `json:"echo,omitempty"`
-	Err  string `json:"error,omitempty"`
-}
-
 func init() {
 	Register("ctrlab-test-pipe", func() {
 		p := OpenChildPipes()
-		var cfg struct{ Word, Exec string }
-		if err := p.ReadConfig(&cfg); err != nil {
-			p.Send(pipeMsg{Err: err.Error()})
-			os.Exit(1)
+		p.Fail = func(code int, op, _ string, err error) { p.Send(op + ": " + err.Error()); os.Exit(code) }
+		var exe string
+		if p.ReadConfig(&exe); p.WaitGo() {
+			p.Send("go " + exe)
+			p.Fail(126, "executing", exe, syscall.Exec(exe, []string{exe}, nil))
 		}
-		p.Send(pipeMsg{Echo: cfg.Word})
-		if !p.WaitGo() {
-			os.Exit(1)
-		}
-		p.CloseOnExec()
-		err := syscall.Exec(cfg.Exec, []string{cfg.Exec}, os.Environ())
-		p.Send(pipeMsg{Err: err.Error()})
-		os.Exit(126)
 	})
 }
 
-// TestChildProtocol runs the whole protocol: config, a message back, the
-// go byte, then EOF on a successful exec or an error message on a failed one.
+// TestChildProtocol: config, go, a message, then EOF (exec) or an error.
 func TestChildProtocol(t *testing.T) {
-	for _, tc := range []struct {
-		exec     string
-		wantCode int
-		wantErr  bool
-	}{{"/bin/true", 0, false}, {"/nonexistent/ctrlab", 126, true}} {
-		c, err := NewChild("ctrlab-test-pipe")
+	for exe, want := range map[string]int{"/bin/true": 0, "/nonexistent/ctrlab": 126} {
+		c, err := Start(context.Background(), "ctrlab-test-pipe", nil)
 		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Start(nil); err != nil {
 			t.Fatalf("Start: %v", err)
 		}
 		defer c.Close()
-		if err := c.Send(map[string]string{"Word": "hello", "Exec": tc.exec}); err != nil {
-			t.Fatalf("Send: %v", err)
+		var m, done string
+		if c.Send(exe) != nil || c.Go(func() error { return nil }) != nil || c.Recv(&m) != nil || m != "go "+exe {
+			t.Fatalf("%s: Send, Go, Recv: message %q", exe, m)
 		}
-		var m pipeMsg
-		if err := c.Recv(&m); err != nil || m.Echo != "hello" {
-			t.Fatalf("Recv = %+v, %v; want echo hello", m, err)
+		if status, err := c.Finish(&done); status != want || err != nil || (done != "") != (want != 0) {
+			t.Errorf("%s: Finish = %d, %v, message %q; want status %d", exe, status, err, done, want)
 		}
-		if err := c.Go(); err != nil {
-			t.Fatalf("Go: %v", err)
-		}
-		var done pipeMsg
-		rerr := c.Recv(&done)
-		werr := c.Wait()
-		if tc.wantErr != (done.Err != "") || (!tc.wantErr && !errors.Is(rerr, io.EOF)) {
-			t.Errorf("%s: after go: %+v, %v", tc.exec, done, rerr)
-		}
-		if got := ExitStatus(werr); got != tc.wantCode || ExitStatus(c.Wait()) != got {
-			t.Errorf("%s: exit %d, want %d", tc.exec, got, tc.wantCode)
-		}
-	}
-}
-
-func TestReadConfigDecodeError(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	w.WriteString("{not json\ng")
-	w.Close()
-	var ce *ConfigError
-	var v struct{}
-	p := &ChildPipes{In: r}
-	if err := p.ReadConfig(&v); !errors.As(err, &ce) || ce.Op != "decoding config" {
-		t.Fatalf("ReadConfig = %v, want a decoding config error", err)
-	}
-	if !p.WaitGo() {
-		t.Fatal("the go byte after the config line was swallowed")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"syscall"
 
@@ -62,7 +63,7 @@ func kernelRelease() string {
 //
 // Equivalent to: `unshare --mount --pid --fork --mount-proc ... CMD`.
 func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result, error) {
-	var o options
+	o := options{ready: func(*Result) error { return nil }}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -103,13 +104,6 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	}
 	res.Host = readView("self")
 
-	c, err := reexec.NewChild(initName)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	cmd := c.Cmd
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
 	var flags uintptr
 	for _, k := range kinds {
 		switch {
@@ -122,28 +116,29 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 			flags |= k.CloneFlag()
 		}
 	}
-	cmd.SysProcAttr.Cloneflags = flags
-	if has[ns.User] {
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
-	}
-
-	// startHook runs on the thread that forks the init (see reexec.Child.Start).
-	if err := c.Start(startHook); err != nil {
+	c, err := reexec.Start(ctx, initName, func(cmd *exec.Cmd) error {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
+		cmd.SysProcAttr.Cloneflags = flags
+		if has[ns.User] {
+			cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+			cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+			cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+		}
+		if startHook != nil {
+			return startHook()
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, &CloneError{Flags: ns.FlagString(ns.Flags(kinds)), Err: unwrapStart(err)}
 	}
-	kill := func() { c.Kill(); c.Wait() }
-	stop := context.AfterFunc(ctx, c.Kill)
-	defer stop()
-
+	defer c.Close()
 	if err := c.Send(ic); err != nil {
-		kill()
 		return nil, fmt.Errorf("sending config to the init: %w", err)
 	}
 	// With a time namespace the init forks: the process in the namespaces
 	// is its child, whose PID comes first.
-	pid := cmd.Process.Pid
+	pid := c.Cmd.Process.Pid
 	var m message
 	err = c.Recv(&m)
 	if err == nil && m.Child != 0 {
@@ -165,7 +160,7 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 
 	out := &res.Outside
 	out.HostPID = pid
-	res.initPID = cmd.Process.Pid
+	res.initPID = c.Cmd.Process.Pid
 	out.Inodes, _ = ns.Inodes(strconv.Itoa(pid))
 	out.NSPid = statusField(pid, "NSpid")
 	if u := statusField(pid, "Uid"); u != "" {
@@ -183,31 +178,14 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	res.Report = buildReport(res)
 	res.Report.Equiv(Equivalent(cfg))
 
-	if o.ready != nil {
-		if err := o.ready(res); err != nil {
-			kill()
-			return nil, err
-		}
+	if err := c.Go(func() error { return o.ready(res) }); err != nil {
+		return nil, err
 	}
-	if err := c.Go(); err != nil {
-		kill()
-		return nil, fmt.Errorf("starting the command: %w", err)
-	}
-	// The pipe closes on a successful exec (O_CLOEXEC); a message is an error.
 	var done message
-	_ = c.Recv(&done)
-	werr := c.Wait()
-	res.ExitCode = reexec.ExitStatus(werr)
-	if done.Err != nil {
+	if res.ExitCode, err = c.Finish(&done); done.Err != nil {
 		return res, done.Err
 	}
-	if ctx.Err() != nil {
-		return res, ctx.Err()
-	}
-	if werr != nil && res.ExitCode < 0 {
-		return res, fmt.Errorf("waiting for the command: %w", werr)
-	}
-	return res, nil
+	return res, err
 }
 
 // startHook runs on the forking thread just before the init is started
