@@ -45,7 +45,13 @@ type Option func(*options)
 type options struct{ ready func(*Result) error }
 
 // WithReady calls fn once the root is changed and before the command runs.
-func WithReady(fn func(*Result) error) Option { return func(o *options) { o.ready = fn } }
+func WithReady(fn func(*Result) error) Option {
+	return func(o *options) {
+		if fn != nil {
+			o.ready = fn
+		}
+	}
+}
 
 // EscapeResult is the evidence of the classic chroot escape.
 type EscapeResult struct {

@@ -1,20 +1,16 @@
 package chroot
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -74,7 +70,7 @@ func HasShell(root string) bool {
 //
 // Equivalent to: `chroot ROOTFS CMD`; syscalls chroot(2), chdir(2), execve(2).
 func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result, error) {
-	var o options
+	o := options{ready: func(*Result) error { return nil }}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -93,213 +89,81 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	res.CwdBefore, _ = os.Getwd()
 	res.ListBefore = listDir("/")
 
-	c, err := startChild(initName, stdio)
+	c, err := startChild(ctx, initName, stdio)
 	if err != nil {
 		return nil, err
 	}
-	defer c.close()
-	stop := context.AfterFunc(ctx, c.kill)
-	defer stop()
-	if err := c.send(cfg); err != nil {
-		c.kill()
-		c.wait()
-		return nil, err
+	defer c.Close()
+	if err := c.Send(cfg); err != nil {
+		return nil, fmt.Errorf("sending config to the child: %w", err)
 	}
-	m, err := c.recv()
-	if err != nil || !m.Ready {
-		werr := c.wait()
-		if m != nil && m.Err != nil {
+	var m message
+	if err = c.Recv(&m); err != nil || !m.Ready {
+		werr := c.Wait()
+		if m.Err != nil {
 			return nil, m.Err
 		}
 		return nil, fmt.Errorf("waiting for the chrooted child: %v (child: %v)", err, werr)
 	}
-	res.HostPID = c.cmd.Process.Pid
+	res.HostPID = c.Cmd.Process.Pid
 	res.RootAfter, _ = os.Readlink(fmt.Sprintf("/proc/%d/root", res.HostPID))
 	res.CwdAfter, _ = os.Readlink(fmt.Sprintf("/proc/%d/cwd", res.HostPID))
 	res.ListAfter = m.List
 	res.Report = runReport(res)
-	if o.ready != nil {
-		if err := o.ready(res); err != nil {
-			c.kill()
-			c.wait()
-			return nil, err
-		}
-	}
-	if err := c.goAhead(); err != nil {
-		c.kill()
-		c.wait()
+	if err := c.Go(func() error { return o.ready(res) }); err != nil {
 		return nil, err
 	}
-	m, _ = c.recv() // EOF when the exec succeeded
-	werr := c.wait()
-	res.ExitCode = reexec.ExitStatus(werr)
-	if m != nil && m.Err != nil {
-		return res, m.Err
+	var done message
+	if res.ExitCode, err = c.Finish(&done); done.Err != nil {
+		return res, done.Err
 	}
-	if ctx.Err() != nil {
-		return res, ctx.Err()
-	}
-	if werr != nil && res.ExitCode < 0 {
-		return res, fmt.Errorf("waiting for the command: %w", werr)
-	}
-	return res, nil
+	return res, err
 }
 
-// child is a re-executed ctrlab with a config pipe (fd 3) and a message
-// pipe back (fd 4).
-type child struct {
-	cmd    *exec.Cmd
-	cfgW   *os.File
-	evR    *os.File
-	ev     *bufio.Reader
-	waited chan error
-}
-
-func startChild(name string, stdio Stdio) (*child, error) {
-	cfgR, cfgW, err := os.Pipe()
+// startChild starts the entrypoint name with its pipes (reexec.Child).
+func startChild(ctx context.Context, name string, stdio Stdio) (*reexec.Child, error) {
+	c, err := reexec.Start(ctx, name, func(cmd *exec.Cmd) error {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("creating the config pipe: %w", err)
-	}
-	evR, evW, err := os.Pipe()
-	if err != nil {
-		cfgR.Close()
-		cfgW.Close()
-		return nil, fmt.Errorf("creating the message pipe: %w", err)
-	}
-	cmd := reexec.Command(name)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
-	cmd.ExtraFiles = []*os.File{cfgR, evW}
-	cmd.Env = append(reexec.CleanEnv(os.Environ()), envIn+"=3", envOut+"=4")
-	c := &child{cmd: cmd, cfgW: cfgW, evR: evR, ev: bufio.NewReader(evR), waited: make(chan error, 1)}
-	started := make(chan error, 1)
-	go func() {
-		// Pdeathsig is tied to the forking thread: keep it alive until Wait.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		c.waited <- cmd.Wait()
-	}()
-	err = <-started
-	cfgR.Close()
-	evW.Close()
-	if err != nil {
-		cfgW.Close()
-		evR.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	return c, nil
 }
 
-func (c *child) send(v any) error {
-	b, _ := json.Marshal(v)
-	if _, err := c.cfgW.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("sending config to the child: %w", err)
-	}
-	return nil
-}
-
-func (c *child) goAhead() error {
-	if _, err := c.cfgW.Write([]byte{'g'}); err != nil {
-		return fmt.Errorf("starting the command: %w", err)
-	}
-	return c.cfgW.Close()
-}
-
-func (c *child) recv() (*message, error) {
-	line, err := c.ev.ReadBytes('\n')
-	if len(line) == 0 {
-		if err == nil {
-			err = io.ErrUnexpectedEOF
+// openChildSide opens the init's end of the pipes; Fail sends a ChildError.
+func openChildSide() *reexec.ChildPipes {
+	s := reexec.OpenChildPipes()
+	s.Fail = func(code int, op, target string, err error) {
+		ce := &ChildError{Op: op, Target: target, Msg: err.Error()}
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			ce.Errno = errno
 		}
-		return nil, err
-	}
-	var m message
-	if err := json.Unmarshal(line, &m); err != nil {
-		return nil, fmt.Errorf("decoding child message: %w", err)
-	}
-	return &m, nil
-}
-
-func (c *child) kill() { _ = c.cmd.Process.Kill() }
-
-func (c *child) wait() error { return <-c.waited }
-
-func (c *child) close() {
-	c.cfgW.Close()
-	c.evR.Close()
-}
-
-// childSide is the init's end of the pipes.
-type childSide struct{ in, out *os.File }
-
-func openChildSide() childSide {
-	fd := func(env string, def int) uintptr {
-		if n, err := strconv.Atoi(os.Getenv(env)); err == nil {
-			return uintptr(n)
+		if errors.Is(err, exec.ErrNotFound) || (op == "looking up command" && errors.Is(err, os.ErrNotExist)) {
+			ce.NotFound = true
 		}
-		return uintptr(def)
+		s.Send(message{Err: ce})
+		os.Exit(code)
 	}
-	return childSide{os.NewFile(fd(envIn, 3), "in"), os.NewFile(fd(envOut, 4), "out")}
-}
-
-func (s childSide) send(m message) {
-	b, _ := json.Marshal(m)
-	_, _ = s.out.Write(append(b, '\n'))
-}
-
-func (s childSide) fail(code int, op, target string, err error) {
-	ce := &ChildError{Op: op, Target: target, Msg: err.Error()}
-	var errno unix.Errno
-	if errors.As(err, &errno) {
-		ce.Errno = errno
-	}
-	if errors.Is(err, exec.ErrNotFound) || (op == "looking up command" && errors.Is(err, os.ErrNotExist)) {
-		ce.NotFound = true
-	}
-	s.send(message{Err: ce})
-	os.Exit(code)
-}
-
-func (s childSide) readConfig(v any) {
-	var line []byte
-	var b [1]byte
-	for {
-		n, err := s.in.Read(b[:])
-		if n == 1 && b[0] == '\n' {
-			break
-		}
-		if n == 1 {
-			line = append(line, b[0])
-			continue
-		}
-		if err != nil {
-			s.fail(1, "reading config", "", err)
-		}
-	}
-	if err := json.Unmarshal(line, v); err != nil {
-		s.fail(1, "decoding config", "", err)
-	}
+	return s
 }
 
 // initMain: chroot, chdir, report, wait for the go-ahead, exec.
 func initMain() {
 	s := openChildSide()
 	var cfg Config
-	s.readConfig(&cfg)
+	s.ReadConfig(&cfg)
 	if err := unix.Chroot(cfg.Root); err != nil {
-		s.fail(1, "chroot", cfg.Root, err)
+		s.Fail(1, "chroot", cfg.Root, err)
 	}
 	// Without chdir the working directory would still be outside the root.
 	if err := unix.Chdir("/"); err != nil {
-		s.fail(1, "chdir", "/", err)
+		s.Fail(1, "chdir", "/", err)
 	}
-	s.send(message{Ready: true, List: listDir("/")})
-	var b [1]byte
-	if n, _ := s.in.Read(b[:]); n != 1 {
+	s.Send(message{Ready: true, List: listDir("/")})
+	if !s.WaitGo() {
 		os.Exit(1)
 	}
 	if len(cfg.Args) == 0 {
@@ -318,14 +182,12 @@ func initMain() {
 			err = ee.Err
 		}
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			s.fail(127, "looking up command", cfg.Args[0]+" inside "+cfg.Root, exec.ErrNotFound)
+			s.Fail(127, "looking up command", cfg.Args[0]+" inside "+cfg.Root, exec.ErrNotFound)
 		}
-		s.fail(126, "looking up command", cfg.Args[0]+" inside "+cfg.Root, err)
+		s.Fail(126, "looking up command", cfg.Args[0]+" inside "+cfg.Root, err)
 	}
-	unix.CloseOnExec(int(s.in.Fd()))
-	unix.CloseOnExec(int(s.out.Fd()))
 	if err := unix.Exec(path, cfg.Args, reexec.CleanEnv(os.Environ())); err != nil {
-		s.fail(126, "executing", path, err)
+		s.Fail(126, "executing", path, err)
 	}
 }
 
@@ -408,24 +270,21 @@ func EscapeDemo(ctx context.Context, opts ...EscapeOption) (*EscapeResult, error
 	}
 	res.HostRoot = devIno("/")
 
-	c, err := startChild(escapeName, Stdio{})
+	c, err := startChild(ctx, escapeName, Stdio{})
 	if err != nil {
 		return nil, err
 	}
-	defer c.close()
-	stop := context.AfterFunc(ctx, c.kill)
-	defer stop()
-	if err := c.send(res); err != nil {
-		c.kill()
-		c.wait()
-		return nil, err
+	defer c.Close()
+	if err := c.Send(res); err != nil {
+		return nil, fmt.Errorf("sending config to the child: %w", err)
 	}
-	m, rerr := c.recv()
-	werr := c.wait()
-	if m != nil && m.Err != nil {
+	var m message
+	rerr := c.Recv(&m)
+	werr := c.Wait()
+	if m.Err != nil {
 		return nil, m.Err
 	}
-	if m == nil || m.Escape == nil {
+	if m.Escape == nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -472,14 +331,14 @@ func escapeReport(r *EscapeResult) *explain.Report {
 func escapeMain() {
 	s := openChildSide()
 	var cfg EscapeResult
-	s.readConfig(&cfg)
+	s.ReadConfig(&cfg)
 	r := &EscapeResult{}
 	step := func(f string, a ...any) { r.Steps = append(r.Steps, fmt.Sprintf(f, a...)) }
 	if err := unix.Chroot(cfg.Rootfs); err != nil {
-		s.fail(1, "chroot", cfg.Rootfs, err)
+		s.Fail(1, "chroot", cfg.Rootfs, err)
 	}
 	if err := unix.Chdir("/"); err != nil {
-		s.fail(1, "chdir", "/", err)
+		s.Fail(1, "chdir", "/", err)
 	}
 	step("chroot(%q); chdir(\"/\"): the process is jailed", cfg.Rootfs)
 	r.ChrootRoot = devIno("/")
@@ -488,17 +347,17 @@ func escapeMain() {
 	step("open(%q) inside: %v", cfg.Marker, errString(err))
 
 	if err := os.Mkdir("/ctrlab-escape", 0o700); err != nil && !os.IsExist(err) {
-		s.fail(1, "mkdir", "/ctrlab-escape", err)
+		s.Fail(1, "mkdir", "/ctrlab-escape", err)
 	}
 	if err := unix.Chroot("/ctrlab-escape"); err != nil {
-		s.fail(1, "chroot", "/ctrlab-escape", err)
+		s.Fail(1, "chroot", "/ctrlab-escape", err)
 	}
 	step(`mkdir("/ctrlab-escape"); chroot("/ctrlab-escape") without chdir: cwd is now outside the root`)
 	n := 0
 	for ; n < 256; n++ {
 		before := devIno(".")
 		if err := unix.Chdir(".."); err != nil {
-			s.fail(1, "chdir", "..", err)
+			s.Fail(1, "chdir", "..", err)
 		}
 		if devIno(".") == before { // ".." of the real / is itself
 			break
@@ -506,7 +365,7 @@ func escapeMain() {
 	}
 	step(`chdir("..") %d times, until ".." is "." (the real /)`, n+1)
 	if err := unix.Chroot("."); err != nil {
-		s.fail(1, "chroot", ".", err)
+		s.Fail(1, "chroot", ".", err)
 	}
 	step(`chroot("."): the root is the host's / again`)
 	r.EscapedRoot = devIno("/")
@@ -515,7 +374,7 @@ func escapeMain() {
 		r.MarkerRead = string(b)
 	}
 	step("open(%q) after the escape: %v", cfg.Marker, errString(err))
-	s.send(message{Escape: r})
+	s.Send(message{Escape: r})
 	os.Exit(0)
 }
 

@@ -27,14 +27,12 @@ const (
 	showName = "ctrlab-unshare-show"
 )
 
-// Environment shared between parent and init. The init strips every
-// _CTRLAB_ variable before it execs the command.
+// Environment shared between parent and init (and reexec's pipe fds). The
+// init strips every _CTRLAB_ variable before it execs the command.
 const (
-	envInitPipe     = "_CTRLAB_INITPIPE"     // fd: config JSON line, then the "go" byte
-	envEvidencePipe = "_CTRLAB_EVIDENCEPIPE" // fd: messages (view or error) back to the parent
-	envStage        = "_CTRLAB_UNSHARE_STAGE"
-	envConfig       = "_CTRLAB_UNSHARE_CONFIG"
-	envQuiet        = "_CTRLAB_UNSHARE_QUIET"
+	envStage  = "_CTRLAB_UNSHARE_STAGE"
+	envConfig = "_CTRLAB_UNSHARE_CONFIG"
+	envQuiet  = "_CTRLAB_UNSHARE_QUIET"
 )
 
 // initConfig is what crosses the re-exec boundary.
@@ -84,19 +82,14 @@ func (c *initConfig) has(k ns.Kind) bool {
 // (relayMain). It never returns.
 func initMain() {
 	runtime.LockOSThread()
-	cfgPipe := os.NewFile(uintptr(envFD(envInitPipe, 3)), "initpipe")
-	evPipe := os.NewFile(uintptr(envFD(envEvidencePipe, 4)), "evidencepipe")
-	send := func(m message) {
-		b, _ := json.Marshal(m)
-		_, _ = evPipe.Write(append(b, '\n'))
-	}
-	fail := func(code int, op, target string, err error) {
+	p := reexec.OpenChildPipes()
+	p.Fail = func(code int, op, target string, err error) {
 		ie := &InitError{Op: op, Target: target, Msg: err.Error()}
 		var errno unix.Errno
 		if errors.As(err, &errno) {
 			ie.Errno = errno
 		}
-		send(message{Err: ie})
+		p.Send(message{Err: ie})
 		os.Exit(code)
 	}
 
@@ -104,16 +97,10 @@ func initMain() {
 	stage2 := os.Getenv(envStage) == "2"
 	if stage2 {
 		if err := json.Unmarshal([]byte(os.Getenv(envConfig)), &cfg); err != nil {
-			fail(1, "decoding config", "", err)
+			p.Fail(1, "decoding config", "", err)
 		}
 	} else {
-		line, err := readLine(cfgPipe)
-		if err != nil {
-			fail(1, "reading config", "", err)
-		}
-		if err := json.Unmarshal(line, &cfg); err != nil {
-			fail(1, "decoding config", "", err)
-		}
+		p.ReadConfig(&cfg)
 	}
 
 	if cfg.has(ns.Time) && !stage2 {
@@ -129,25 +116,25 @@ func initMain() {
 			op = "unshare(CLONE_NEWTIME|CLONE_NEWPID)"
 		}
 		if err := unix.Unshare(flags); err != nil {
-			fail(1, op, "", err)
+			p.Fail(1, op, "", err)
 		}
 		offs := fmt.Sprintf("monotonic %s\nboottime %s\n", secNsec(cfg.MonotonicOffset), secNsec(cfg.BoottimeOffset))
 		if err := writeFile("/proc/self/timens_offsets", offs); err != nil {
-			fail(1, "writing time offsets to", "/proc/self/timens_offsets", err)
+			p.Fail(1, "writing time offsets to", "/proc/self/timens_offsets", err)
 		}
 		link, err := os.Readlink("/proc/self/ns/time_for_children")
 		if err != nil {
-			fail(1, "reading", "/proc/self/ns/time_for_children", err)
+			p.Fail(1, "reading", "/proc/self/ns/time_for_children", err)
 		}
 		if cfg.TimeNS, err = ns.ParseLink(link); err != nil {
-			fail(1, "reading", "/proc/self/ns/time_for_children", err)
+			p.Fail(1, "reading", "/proc/self/ns/time_for_children", err)
 		}
-		relayMain(&cfg, cfgPipe, evPipe, send, fail)
+		relayMain(&cfg, p)
 	}
 	if cfg.has(ns.Time) {
 		cur, err := ns.Inode("self", ns.Time)
 		if err != nil || cur != cfg.TimeNS {
-			fail(1, "entering the time namespace", "", fmt.Errorf(
+			p.Fail(1, "entering the time namespace", "", fmt.Errorf(
 				"the forked init is in time:[%d], not the new time:[%d] (%v)", cur, cfg.TimeNS, err))
 		}
 	}
@@ -155,18 +142,18 @@ func initMain() {
 		// Stop mount events from travelling back to the host: the same as
 		// `mount --make-rprivate /`.
 		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			fail(1, "mount(MS_REC|MS_PRIVATE)", "/", err)
+			p.Fail(1, "mount(MS_REC|MS_PRIVATE)", "/", err)
 		}
 	}
 	if cfg.has(ns.PID) {
 		// A fresh procfs shows only the processes of the new PID namespace.
 		if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-			fail(1, "mounting proc on", "/proc", err)
+			p.Fail(1, "mounting proc on", "/proc", err)
 		}
 	}
 	if cfg.has(ns.Mount) && cfg.DemoMount != "" {
 		if err := unix.Mount("ctrlab-demo", cfg.DemoMount, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=64k,mode=0755"); err != nil {
-			fail(1, "mounting tmpfs on", cfg.DemoMount, err)
+			p.Fail(1, "mounting tmpfs on", cfg.DemoMount, err)
 		}
 	}
 	if cfg.has(ns.UTS) {
@@ -175,12 +162,12 @@ func initMain() {
 			h = DefaultHostname
 		}
 		if err := unix.Sethostname([]byte(h)); err != nil {
-			fail(1, "sethostname", h, err)
+			p.Fail(1, "sethostname", h, err)
 		}
 	}
 	if cfg.has(ns.IPC) && cfg.MsgKey != 0 {
 		if _, _, e := unix.Syscall(unix.SYS_MSGGET, uintptr(cfg.MsgKey), uintptr(unix.IPC_CREAT|unix.IPC_EXCL|0o600), 0); e != 0 {
-			fail(1, "msgget", fmt.Sprintf("0x%08x", cfg.MsgKey), e)
+			p.Fail(1, "msgget", fmt.Sprintf("0x%08x", cfg.MsgKey), e)
 		}
 	}
 
@@ -192,11 +179,10 @@ func initMain() {
 			}
 		}
 	}
-	send(message{View: &v})
+	p.Send(message{View: &v})
 
 	// Wait until the parent has looked at us from outside.
-	var b [1]byte
-	if n, _ := cfgPipe.Read(b[:]); n != 1 {
+	if !p.WaitGo() {
 		os.Exit(1)
 	}
 
@@ -204,52 +190,50 @@ func initMain() {
 	env := reexec.CleanEnv(os.Environ())
 	if len(cfg.Args) > 0 {
 		args = cfg.Args
-		p, err := exec.LookPath(args[0])
+		lp, err := exec.LookPath(args[0])
 		if err != nil {
 			var ee *exec.Error
 			if errors.As(err, &ee) {
 				err = ee.Err
 			}
 			if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-				fail(127, "looking up command", args[0], errors.New("not found in $PATH"))
+				p.Fail(127, "looking up command", args[0], errors.New("not found in $PATH"))
 			}
-			fail(126, "looking up command", args[0], err)
+			p.Fail(126, "looking up command", args[0], err)
 		}
-		path = p
+		path = lp
 	} else if cfg.Quiet {
 		env = append(env, envQuiet+"=1")
 	}
-	unix.CloseOnExec(int(cfgPipe.Fd()))
-	unix.CloseOnExec(int(evPipe.Fd()))
 	if err := unix.Exec(path, args, env); err != nil {
-		fail(126, "executing", path, err)
+		p.Fail(126, "executing", path, err)
 	}
 }
 
 // relayMain forks the init that goes on in the new time (and PID)
 // namespace, reports its PID to the parent, and exits with its status.
 // It never returns.
-func relayMain(cfg *initConfig, cfgPipe, evPipe *os.File, send func(message), fail func(int, string, string, error)) {
+func relayMain(cfg *initConfig, p *reexec.ChildPipes) {
 	b, _ := json.Marshal(cfg)
 	env := append(os.Environ(), envStage+"=2", envConfig+"="+string(b))
 	path, err := syscall.BytePtrFromString(reexec.Self)
 	if err != nil {
-		fail(1, "preparing the fork of", reexec.Self, err)
+		p.Fail(1, "preparing the fork of", reexec.Self, err)
 	}
 	argv, err := syscall.SlicePtrFromStrings([]string{initName})
 	if err != nil {
-		fail(1, "preparing the fork of", reexec.Self, err)
+		p.Fail(1, "preparing the fork of", reexec.Self, err)
 	}
 	envv, err := syscall.SlicePtrFromStrings(env)
 	if err != nil {
-		fail(1, "preparing the fork of", reexec.Self, err)
+		p.Fail(1, "preparing the fork of", reexec.Self, err)
 	}
 	var syncP, errP [2]int
 	if err := unix.Pipe2(syncP[:], unix.O_CLOEXEC); err != nil {
-		fail(1, "creating the fork pipes", "", err)
+		p.Fail(1, "creating the fork pipes", "", err)
 	}
 	if err := unix.Pipe2(errP[:], unix.O_CLOEXEC); err != nil {
-		fail(1, "creating the fork pipes", "", err)
+		p.Fail(1, "creating the fork pipes", "", err)
 	}
 	spec := &forkSpec{path: path, argv: &argv[0], envv: &envv[0],
 		syncR: uintptr(syncP[0]), syncW: uintptr(syncP[1]), errR: uintptr(errP[0]), errW: uintptr(errP[1])}
@@ -260,7 +244,7 @@ func relayMain(cfg *initConfig, cfgPipe, evPipe *os.File, send func(message), fa
 	runtime.KeepAlive(argv)
 	runtime.KeepAlive(envv)
 	if errno != 0 {
-		fail(1, "fork(2) into the new time namespace", "", fmt.Errorf(
+		p.Fail(1, "fork(2) into the new time namespace", "", fmt.Errorf(
 			"%w (a plain fork needs Linux 5.6 or newer for time namespaces, running %s)", errno, kernelRelease()))
 	}
 	unix.Close(syncP[0])
@@ -277,23 +261,23 @@ func relayMain(cfg *initConfig, cfgPipe, evPipe *os.File, send func(message), fa
 	}()
 
 	// Our PID namespace is the parent's: this PID is the one it sees.
-	send(message{Child: pid})
+	p.Send(message{Child: pid})
 	if _, err := unix.Write(syncP[1], []byte{'g'}); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		wait(pid)
-		fail(1, "starting the forked init", "", err)
+		p.Fail(1, "starting the forked init", "", err)
 	}
 	unix.Close(syncP[1])
 	var eb [4]byte
 	n, _ := io.ReadFull(os.NewFile(uintptr(errP[0]), "execerr"), eb[:])
 	if n == len(eb) {
 		wait(pid)
-		fail(1, "executing the forked init", reexec.Self, syscall.Errno(binary.NativeEndian.Uint32(eb[:])))
+		p.Fail(1, "executing the forked init", reexec.Self, syscall.Errno(binary.NativeEndian.Uint32(eb[:])))
 	}
 	// The forked init holds the pipes now; the parent must see EOF when
 	// it execs the command.
-	cfgPipe.Close()
-	evPipe.Close()
+	p.In.Close()
+	p.Out.Close()
 	os.Exit(wait(pid))
 }
 
@@ -329,33 +313,6 @@ func showMain() {
 		fmt.Fprintf(os.Stdout, "%5d %s\n", p, cmd)
 	}
 	os.Exit(0)
-}
-
-func envFD(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return n
-	}
-	return def
-}
-
-// readLine reads up to '\n' one byte at a time, so nothing after the line
-// (the later "go" byte) is consumed by a buffer.
-func readLine(f *os.File) ([]byte, error) {
-	var out []byte
-	var b [1]byte
-	for {
-		n, err := f.Read(b[:])
-		if n == 1 {
-			if b[0] == '\n' {
-				return out, nil
-			}
-			out = append(out, b[0])
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
 }
 
 func writeFile(path, s string) error {

@@ -108,7 +108,13 @@ type options struct {
 // WithReady calls fn once the evidence is complete and before the command
 // starts, so a caller can print the report ahead of the command's output.
 // An error from fn stops the run (the init is killed, nothing is left).
-func WithReady(fn func(*Result) error) Option { return func(o *options) { o.ready = fn } }
+func WithReady(fn func(*Result) error) Option {
+	return func(o *options) {
+		if fn != nil {
+			o.ready = fn
+		}
+	}
+}
 
 // Normalize returns the kinds Run will create: sorted in display order, with
 // Mount added when PID is present. The second value lists kinds added.

@@ -1,16 +1,13 @@
 package unshare
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"runtime"
+	"os/exec"
 	"strconv"
 	"syscall"
 
@@ -66,7 +63,7 @@ func kernelRelease() string {
 //
 // Equivalent to: `unshare --mount --pid --fork --mount-proc ... CMD`.
 func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result, error) {
-	var o options
+	o := options{ready: func(*Result) error { return nil }}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -107,22 +104,6 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	}
 	res.Host = readView("self")
 
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("creating the init pipe: %w", err)
-	}
-	defer cfgW.Close()
-	evR, evW, err := os.Pipe()
-	if err != nil {
-		cfgR.Close()
-		return nil, fmt.Errorf("creating the evidence pipe: %w", err)
-	}
-	defer evR.Close()
-
-	cmd := reexec.Command(initName)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
-	cmd.ExtraFiles = []*os.File{cfgR, evW}
-	cmd.Env = append(reexec.CleanEnv(os.Environ()), envInitPipe+"=3", envEvidencePipe+"=4")
 	var flags uintptr
 	for _, k := range kinds {
 		switch {
@@ -135,65 +116,39 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 			flags |= k.CloneFlag()
 		}
 	}
-	cmd.SysProcAttr.Cloneflags = flags
-	if has[ns.User] {
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
-	}
-
-	started := make(chan error, 1)
-	waited := make(chan error, 1)
-	go func() {
-		// Start and Wait on one locked thread: Pdeathsig fires when the
-		// thread that forked the child exits, so it must outlive the child.
-		// The goroutine returns without unlocking: the runtime then discards
-		// the thread and any per-thread state it picked up.
-		runtime.LockOSThread()
+	c, err := reexec.Start(ctx, initName, func(cmd *exec.Cmd) error {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
+		cmd.SysProcAttr.Cloneflags = flags
+		if has[ns.User] {
+			cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+			cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+			cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+		}
 		if startHook != nil {
-			if err := startHook(); err != nil {
-				started <- err
-				return
-			}
+			return startHook()
 		}
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		waited <- cmd.Wait()
-	}()
-	err = <-started
-	cfgR.Close()
-	evW.Close()
+		return nil
+	})
 	if err != nil {
 		return nil, &CloneError{Flags: ns.FlagString(ns.Flags(kinds)), Err: unwrapStart(err)}
 	}
-	kill := func() error {
-		_ = cmd.Process.Kill()
-		<-waited
-		return nil
-	}
-	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
-	defer stop()
-
-	ev := bufio.NewReader(evR)
-	b, _ := json.Marshal(ic)
-	if _, err := cfgW.Write(append(b, '\n')); err != nil {
-		kill()
+	defer c.Close()
+	if err := c.Send(ic); err != nil {
 		return nil, fmt.Errorf("sending config to the init: %w", err)
 	}
 	// With a time namespace the init forks: the process in the namespaces
 	// is its child, whose PID comes first.
-	pid := cmd.Process.Pid
-	m, err := readMessage(ev)
+	pid := c.Cmd.Process.Pid
+	var m message
+	err = c.Recv(&m)
 	if err == nil && m.Child != 0 {
 		pid = m.Child
-		m, err = readMessage(ev)
+		m = message{}
+		err = c.Recv(&m)
 	}
 	if err != nil || m.View == nil {
-		werr := <-waited
-		if m != nil && m.Err != nil {
+		werr := c.Wait()
+		if m.Err != nil {
 			return nil, m.Err
 		}
 		if ctx.Err() != nil {
@@ -205,7 +160,7 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 
 	out := &res.Outside
 	out.HostPID = pid
-	res.initPID = cmd.Process.Pid
+	res.initPID = c.Cmd.Process.Pid
 	out.Inodes, _ = ns.Inodes(strconv.Itoa(pid))
 	out.NSPid = statusField(pid, "NSpid")
 	if u := statusField(pid, "Uid"); u != "" {
@@ -223,51 +178,19 @@ func Run(ctx context.Context, cfg Config, stdio Stdio, opts ...Option) (*Result,
 	res.Report = buildReport(res)
 	res.Report.Equiv(Equivalent(cfg))
 
-	if o.ready != nil {
-		if err := o.ready(res); err != nil {
-			kill()
-			return nil, err
-		}
+	if err := c.Go(func() error { return o.ready(res) }); err != nil {
+		return nil, err
 	}
-	if _, err := cfgW.Write([]byte{'g'}); err != nil {
-		kill()
-		return nil, fmt.Errorf("starting the command: %w", err)
+	var done message
+	if res.ExitCode, err = c.Finish(&done); done.Err != nil {
+		return res, done.Err
 	}
-	cfgW.Close()
-	// The pipe closes on a successful exec (O_CLOEXEC); a message is an error.
-	m, _ = readMessage(ev)
-	werr := <-waited
-	res.ExitCode = reexec.ExitStatus(werr)
-	if m != nil && m.Err != nil {
-		return res, m.Err
-	}
-	if ctx.Err() != nil {
-		return res, ctx.Err()
-	}
-	if werr != nil && res.ExitCode < 0 {
-		return res, fmt.Errorf("waiting for the command: %w", werr)
-	}
-	return res, nil
+	return res, err
 }
 
 // startHook runs on the forking thread just before the init is started
 // (tests use it to place that thread in a cgroup).
 var startHook func() error
-
-func readMessage(r *bufio.Reader) (*message, error) {
-	line, err := r.ReadBytes('\n')
-	if len(line) == 0 {
-		if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	var m message
-	if err := json.Unmarshal(line, &m); err != nil {
-		return nil, fmt.Errorf("decoding init message: %w", err)
-	}
-	return &m, nil
-}
 
 func unwrapStart(err error) error {
 	var pe *os.PathError
