@@ -410,7 +410,13 @@ func (f *iptables) del(r Rule) error {
 }
 
 func (f *iptables) DeleteOwned(owner, port string) ([]Rule, error) {
-	rules, err := f.List()
+	return deleteOwned(f.List, f.del, owner, port)
+}
+
+// deleteOwned deletes, one by one, the listed rules whose comment names
+// owner (and port): the same walk for both backends, del being theirs.
+func deleteOwned(list func() ([]Rule, error), del func(Rule) error, owner, port string) ([]Rule, error) {
+	rules, err := list()
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +426,7 @@ func (f *iptables) DeleteOwned(owner, port string) ([]Rule, error) {
 		if !ownedBy(r.Comment, owner, port) {
 			continue
 		}
-		if err := f.del(r); err != nil {
+		if err := del(r); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -581,25 +587,15 @@ func (f *nft) read() ([]Rule, map[string]bool, error) {
 }
 
 func (f *nft) DeleteOwned(owner, port string) ([]Rule, error) {
-	rules, err := f.List()
-	if err != nil {
-		return nil, err
-	}
-	var gone []Rule
-	var errs []error
-	for _, r := range rules {
-		if !ownedBy(r.Comment, owner, port) {
-			continue
-		}
-		i := strings.LastIndex(r.Rule, "# handle ")
-		handle := strings.TrimSpace(r.Rule[i+len("# handle "):])
-		if _, err := f.h.run("", f.bin, "delete", "rule", "ip", nftTable, r.Chain, "handle", handle); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		gone = append(gone, r)
-	}
-	return gone, errors.Join(errs...)
+	return deleteOwned(f.List, f.del, owner, port)
+}
+
+// del deletes one rule by the handle `nft -a list` printed after it.
+func (f *nft) del(r Rule) error {
+	i := strings.LastIndex(r.Rule, "# handle ")
+	handle := strings.TrimSpace(r.Rule[i+len("# handle "):])
+	_, err := f.h.run("", f.bin, "delete", "rule", "ip", nftTable, r.Chain, "handle", handle)
+	return err
 }
 
 func (f *nft) Teardown() ([]Rule, error) {
