@@ -21,6 +21,9 @@ func WithCpuset() Option { return func() {} }
 // Detect returns ErrNotImplemented.
 func Detect() (*Info, error) { return nil, ErrNotImplemented }
 
+// DetectMode needs Linux.
+func DetectMode() (Mode, error) { return "", ErrNotImplemented }
+
 // New returns ErrNotImplemented.
 func New(string, ...Option) (*Cgroup, error) { return nil, ErrNotImplemented }
 

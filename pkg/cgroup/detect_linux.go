@@ -20,19 +20,35 @@ const Parent = "ctrlab"
 // known are the controllers ctrlab manages.
 var known = []string{"cpu", "cpuacct", "cpuset", "memory", "pids"}
 
+// DetectMode reports only the mode, from two statfs(2) calls: v2 when
+// /sys/fs/cgroup is cgroup2fs, hybrid when /sys/fs/cgroup/unified is,
+// v1 otherwise. Equivalent to: `stat -fc %T /sys/fs/cgroup`.
+func DetectMode() (Mode, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(Root, &st); err != nil {
+		return "", &FileError{Op: "statfs", Path: Root, Err: err}
+	}
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return V2, nil
+	}
+	if unix.Statfs(filepath.Join(Root, "unified"), &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return Hybrid, nil
+	}
+	return V1, nil
+}
+
 // Detect reports the host's cgroup mode and usable controllers.
 //
 // Equivalent to: `stat -fc %T /sys/fs/cgroup` (cgroup2fs = v2, tmpfs = v1;
 // hybrid when /sys/fs/cgroup/unified is cgroup2fs), `cat /proc/cgroups` and
 // `cat /sys/fs/cgroup/cgroup.controllers` (statfs(2)).
 func Detect() (*Info, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(Root, &st); err != nil {
-		return nil, &FileError{Op: "statfs", Path: Root, Err: err}
+	mode, err := DetectMode()
+	if err != nil {
+		return nil, err
 	}
-	info := &Info{Root: Root}
-	if st.Type == unix.CGROUP2_SUPER_MAGIC {
-		info.Mode = V2
+	info := &Info{Root: Root, Mode: mode}
+	if mode == V2 {
 		b, err := os.ReadFile(filepath.Join(Root, "cgroup.controllers"))
 		if err != nil {
 			return nil, &FileError{Op: "read", Path: filepath.Join(Root, "cgroup.controllers"), Err: err}
@@ -51,11 +67,6 @@ func Detect() (*Info, error) {
 		// memory.swap.max exists only on non-root cgroups; CONFIG_SWAP decides.
 		info.Swap = fileExists("/proc/swaps") && info.Has("memory")
 	} else {
-		info.Mode = V1
-		var u unix.Statfs_t
-		if unix.Statfs(filepath.Join(Root, "unified"), &u) == nil && u.Type == unix.CGROUP2_SUPER_MAGIC {
-			info.Mode = Hybrid
-		}
 		mounts, err := v1Mounts()
 		if err != nil {
 			return nil, err

@@ -21,6 +21,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/ctrlab/ctrlab/pkg/cgroup"
 	"github.com/ctrlab/ctrlab/pkg/inspect"
 	"github.com/ctrlab/ctrlab/pkg/netsetup"
 	"github.com/ctrlab/ctrlab/pkg/ns"
@@ -290,8 +291,8 @@ func firstLine(b []byte) string {
 
 // cgroup2 reports whether /sys/fs/cgroup is a pure cgroup-v2 mount.
 func cgroup2() bool {
-	var st unix.Statfs_t
-	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+	m, err := cgroup.DetectMode()
+	return err == nil && m.IsV2()
 }
 
 // cgroupDir is the directory of cgroup path for resource (memory, pids,

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ctrlab/ctrlab/pkg/cgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -176,17 +177,11 @@ func nsEntriesSelf() (string, error) {
 // CgroupMode reports "v1", "hybrid" or "v2" from the filesystem types at
 // /sys/fs/cgroup and /sys/fs/cgroup/unified.
 func CgroupMode() (string, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
+	m, err := cgroup.DetectMode()
+	if err != nil {
 		return "", unavailable("statfs /sys/fs/cgroup", err)
 	}
-	if int64(st.Type) == unix.CGROUP2_SUPER_MAGIC {
-		return "v2", nil
-	}
-	if err := unix.Statfs("/sys/fs/cgroup/unified", &st); err == nil && int64(st.Type) == unix.CGROUP2_SUPER_MAGIC {
-		return "hybrid", nil
-	}
-	return "v1", nil
+	return string(m), nil
 }
 
 // cgroupSelfMemory is this process's cgroup path: the v2 ("0::") line, or
