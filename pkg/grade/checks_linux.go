@@ -163,13 +163,12 @@ func statusField(pid int, field string) (string, error) {
 	return "", fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
-// hostInode is the host's namespace of kind k: PID 1's, or, where PID 1
-// cannot be read (a sandbox whose init holds capabilities we lack), the
-// grader's own, which runs on the host. "thread-self", not "self": /proc/self
-// shows the main thread, which a namespace-joining goroutine may have wedged.
+// hostInode is the host's namespace of kind k: that of ns.HostPID (PID 1,
+// or kthreadd where PID 1 cannot be read), else the grader's own, which runs
+// on the host. "thread-self", not "self": /proc/self shows the main thread.
 func hostInode(k ns.Kind) (uint64, error) {
-	if n, err := ns.Inode("1", k); err == nil {
-		return n, nil
+	if ref, err := ns.HostPID(); err == nil {
+		return ns.Inode(ref, k)
 	}
 	return ns.Inode("thread-self", k)
 }

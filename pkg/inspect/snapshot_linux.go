@@ -121,11 +121,10 @@ func hostInodes(pid string) (map[ns.Kind]uint64, int, error) {
 		}
 		return m, n, nil
 	}
-	if pid == "1" {
-		if comm, cerr := os.ReadFile("/proc/2/comm"); cerr == nil && trimNL(comm) == "kthreadd" {
-			if m2, err2 := ns.Inodes("2"); err2 == nil {
-				return m2, 2, nil
-			}
+	if ref, rerr := ns.HostPID(); pid == "1" && rerr == nil && ref != "1" {
+		if m2, err2 := ns.Inodes(ref); err2 == nil {
+			n, _ := strconv.Atoi(ref)
+			return m2, n, nil
 		}
 	}
 	return map[ns.Kind]uint64{}, 0, fmt.Errorf("reading host namespaces (PID %s) to compare: %w", pid, err)

@@ -70,3 +70,21 @@ func unwrapPath(err error) error {
 		err = u.Unwrap()
 	}
 }
+
+// HostPID names the process whose namespaces count as "the host's": PID 1,
+// or, where PID 1 cannot be read even by root (a protected init, as on some
+// VMs), kthreadd, PID 2, which always lives in the initial namespaces.
+// It returns an error when neither can be read (not root, or inside a PID
+// namespace that hides both).
+func HostPID() (string, error) {
+	_, err := os.Readlink(Path("1", UTS))
+	if err == nil {
+		return "1", nil
+	}
+	if comm, cerr := os.ReadFile("/proc/2/comm"); cerr == nil && strings.TrimSpace(string(comm)) == "kthreadd" {
+		if _, err2 := os.Readlink(Path("2", UTS)); err2 == nil {
+			return "2", nil
+		}
+	}
+	return "", fmt.Errorf("reading the host's namespaces (PID 1): %w", err)
+}

@@ -60,3 +60,19 @@ func TestInodeMatchesProcLink(t *testing.T) {
 		}
 	}
 }
+
+func TestHostPIDIsReadable(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to read another process's namespaces")
+	}
+	ref, err := HostPID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref != "1" && ref != "2" {
+		t.Fatalf("HostPID = %q, want 1 or 2", ref)
+	}
+	if _, err := Inode(ref, Net); err != nil {
+		t.Fatalf("the reference's net namespace is unreadable: %v", err)
+	}
+}

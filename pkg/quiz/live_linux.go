@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ctrlab/ctrlab/pkg/cgroup"
+	"github.com/ctrlab/ctrlab/pkg/ns"
 	"golang.org/x/sys/unix"
 )
 
@@ -139,11 +140,9 @@ var nsNames = []string{"cgroup", "ipc", "mnt", "net", "pid", "time", "user", "ut
 // 2, which always lives in the initial namespaces: on the host the answer
 // is the same.
 func nsSharedWithPID1() (string, error) {
-	ref := "1"
-	if _, err := os.Readlink("/proc/1/ns/uts"); err != nil {
-		if comm, cerr := os.ReadFile("/proc/2/comm"); cerr == nil && strings.TrimSpace(string(comm)) == "kthreadd" {
-			ref = "2"
-		}
+	ref, err := ns.HostPID()
+	if err != nil {
+		ref = "1" // reported below as needing root
 	}
 	n, seen := 0, 0
 	for _, k := range nsNames {
